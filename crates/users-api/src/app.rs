@@ -1,0 +1,176 @@
+//! The router: routes, `/openapi.json`, `/docs`, and the middleware stack.
+//!
+//! [`router`] is all a tier needs to call: hand it a store, get an axum `Router` that
+//! serves the whole contract. Tests call it too, so they test exactly what runs.
+//!
+//! Requests pass the layers top to bottom, responses bottom to top:
+//!
+//! ```text
+//! SetRequestId      x-request-id: keep the caller's, or make a UUID
+//! Trace             one span per request (method, path, request id); logs status, latency
+//! PropagateRequestId  copy x-request-id onto the response
+//! problem_json      any error response that is not problem+json yet becomes one
+//! Timeout           a request that takes longer than REQUEST_TIMEOUT answers 503
+//! routes            the handlers (routes.rs), Swagger UI, 404 fallback, 405s
+//! ```
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
+
+use crate::error::{PROBLEM_JSON, problem_response};
+use crate::extract::BODY_LIMIT;
+use crate::routes;
+use crate::store::UserStore;
+
+/// The header that carries the request id.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The longest a request may take before it is answered 503.
+///
+/// It is a backstop, longer than the 5 s a request may wait for a pooled connection plus
+/// the 5 s statement timeout, for the case neither can see: a database that stopped
+/// answering on an open connection (a network partition). Without it such a request
+/// would hang until the kernel gives up on the TCP connection, many minutes later.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// The OpenAPI document: every path and schema, gathered from the `#[utoipa::path]`
+/// attributes in `routes.rs`. It is the same for every tier.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Users API",
+        version = "1.0.0",
+        description = "One `/users` REST API, served by three database tiers (raw driver, \
+                       sqlx, SeaORM) that answer byte for byte alike.\n\n\
+                       Every error is `application/problem+json` (RFC 9457); a 422 lists \
+                       every failing field FastAPI-style in `errors` (`loc`, `msg`, `type`). \
+                       Every response carries `x-request-id`. Unknown routes answer 404, \
+                       known routes with a wrong method 405 with an `Allow` header.",
+    ),
+    paths(
+        routes::create_user,
+        routes::list_users,
+        routes::get_user,
+        routes::update_user,
+        routes::delete_user,
+        routes::health,
+    ),
+    tags(
+        (name = "users", description = "Create, list, read, change and delete users"),
+        (name = "health", description = "Liveness of the service and its database"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Builds the whole service for a store: routes, docs, middleware.
+pub fn router<S: UserStore>(store: S) -> Router {
+    let api = Router::new()
+        .route(
+            "/users",
+            get(routes::list_users::<S>).post(routes::create_user::<S>),
+        )
+        .route(
+            "/users/{id}",
+            get(routes::get_user::<S>)
+                .patch(routes::update_user::<S>)
+                .delete(routes::delete_user::<S>),
+        )
+        .route("/health", get(routes::health::<S>))
+        .with_state(store);
+
+    // Swagger UI's assets are compiled into the binary (the `vendored` feature), and its
+    // validator badge, which would call an outside service, is switched off: `/docs`
+    // renders with no internet.
+    let docs = SwaggerUi::new("/docs")
+        .url("/openapi.json", ApiDoc::openapi())
+        .config(SwaggerConfig::new(["/openapi.json"]).validator_url("none"));
+
+    Router::new()
+        .merge(api)
+        .merge(docs)
+        .fallback(unknown_route)
+        // axum answers 405 with an `Allow` header on its own; `problem_json` below gives
+        // it a body. Our own extractor enforces BODY_LIMIT; this covers any axum
+        // extractor that might read a body in future.
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(|request: &Request| {
+                            let request_id = request
+                                .headers()
+                                .get(REQUEST_ID)
+                                .and_then(|value| value.to_str().ok())
+                                .unwrap_or_default();
+                            tracing::info_span!(
+                                "request",
+                                method = %request.method(),
+                                path = %request.uri().path(),
+                                request_id,
+                            )
+                        })
+                        .on_response(
+                            DefaultOnResponse::new()
+                                .level(Level::INFO)
+                                .latency_unit(tower_http::LatencyUnit::Micros),
+                        ),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(middleware::from_fn(problem_json))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    REQUEST_TIMEOUT,
+                )),
+        )
+}
+
+async fn unknown_route() -> Response {
+    problem_response(StatusCode::NOT_FOUND, "no such route", None)
+}
+
+/// Turns every error response that is not `problem+json` yet into one, keeping its
+/// status and headers (`Allow` on a 405, `Retry-After` on a 503).
+///
+/// Our handlers and extractors already answer in problem+json; this catches what other
+/// layers produce: axum's 405, tower-http's timeout. One net at the edge is simpler and
+/// safer than configuring each layer, and it covers layers added later too.
+async fn problem_json(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let detail = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this route; see the Allow header",
+        StatusCode::NOT_FOUND => "no such route",
+        StatusCode::PAYLOAD_TOO_LARGE => "request body is larger than the limit",
+        StatusCode::SERVICE_UNAVAILABLE => "the request took too long; retry later",
+        _ => "the request could not be handled",
+    };
+    let mut problem = problem_response(status, detail, None);
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().entry(name).or_insert(value.clone());
+        }
+    }
+    problem
+}

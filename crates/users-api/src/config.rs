@@ -1,0 +1,360 @@
+//! Configuration from the environment (or a `.env` file), as in the course.
+//!
+//! | variable | default |
+//! | --- | --- |
+//! | `DATABASE_URL` | built from `DB_USER`, `DB_PASS`, `DB_HOST`, `DB_PORT`, `DB_NAME` |
+//! | `DB_USER` / `DB_PASS` / `DB_HOST` / `DB_PORT` / `DB_NAME` | `postgres` / `postgres` / `localhost` / `5432` / `users_course` |
+//! | `BIND_ADDR` | `127.0.0.1:3001` raw, `:3002` sqlx, `:3003` ORM |
+//! | `DB_POOL_SIZE` | the tier's tuned default |
+//! | `LOG_SQL` | `false` |
+//!
+//! The connection string holds the password, so it lives in a [`SecretString`]: its
+//! `Debug` prints `[REDACTED]`, and reading it takes an explicit `expose_secret()`,
+//! which only the code that hands it to a driver calls. For logs, [`DatabaseConfig`]
+//! keeps host, port, database and user apart, and its `Display` leaves the password out.
+//! (The course's original printed the whole URL at start-up; we show the better habit.)
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+/// What is fixed per tier: its name, its default port, its default pool size.
+#[derive(Debug, Clone, Copy)]
+pub struct TierInfo {
+    /// The crate and binary name: `tier-raw`, `tier-sqlx`, `tier-orm`.
+    pub name: &'static str,
+    /// Default port, so all three tiers can run side by side.
+    pub default_port: u16,
+    /// Default pool size (see each tier's `lib.rs` for why that number).
+    pub default_pool_size: usize,
+}
+
+/// A tier server's whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen, e.g. `127.0.0.1:3001`.
+    pub bind_addr: String,
+    /// Which database to serve.
+    pub database: DatabaseConfig,
+    /// How many connections the pool may open.
+    pub pool_size: usize,
+    /// Log every SQL statement (SQLAlchemy's `echo=True`).
+    pub log_sql: bool,
+}
+
+/// A configuration value that cannot be used. The messages never include the value of
+/// `DATABASE_URL`, which may hold a password.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `DATABASE_URL` (or the URL built from the pieces) does not parse.
+    #[error("DATABASE_URL is not a valid postgres:// URL: {0}")]
+    Url(&'static str),
+    /// Another variable has a value of the wrong shape.
+    #[error("{name} has an invalid value: {why}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it.
+        why: String,
+    },
+}
+
+impl Config {
+    /// Reads the process environment (after `.env`, which the caller loads).
+    pub fn from_env(tier: TierInfo) -> Result<Self, ConfigError> {
+        Self::from_lookup(tier, |name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests can supply variables without
+    /// touching the process environment.
+    pub fn from_lookup(
+        tier: TierInfo,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let var = |name: &str, default: &str| lookup(name).unwrap_or_else(|| default.to_owned());
+        let database = match lookup("DATABASE_URL") {
+            Some(url) => DatabaseConfig::parse(&url)?,
+            None => DatabaseConfig::from_parts(
+                &var("DB_USER", "postgres"),
+                &var("DB_PASS", "postgres"),
+                &var("DB_HOST", "localhost"),
+                &var("DB_PORT", "5432"),
+                &var("DB_NAME", "users_course"),
+            )?,
+        };
+        let pool_size = match lookup("DB_POOL_SIZE") {
+            None => tier.default_pool_size,
+            Some(raw) => match raw.trim().parse::<usize>() {
+                Ok(size @ 1..=1000) => size,
+                _ => {
+                    return Err(invalid(
+                        "DB_POOL_SIZE",
+                        format!("expected 1 to 1000, got {raw:?}"),
+                    ));
+                }
+            },
+        };
+        let log_sql = match lookup("LOG_SQL").map(|raw| raw.trim().to_ascii_lowercase()) {
+            None => false,
+            Some(raw) => match raw.as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" | "" => false,
+                _ => {
+                    return Err(invalid(
+                        "LOG_SQL",
+                        format!("expected true or false, got {raw:?}"),
+                    ));
+                }
+            },
+        };
+        Ok(Self {
+            bind_addr: var("BIND_ADDR", &format!("127.0.0.1:{}", tier.default_port)),
+            database,
+            pool_size,
+            log_sql,
+        })
+    }
+}
+
+fn invalid(name: &'static str, why: String) -> ConfigError {
+    ConfigError::Invalid { name, why }
+}
+
+/// Where the database is: the full URL (secret), and its parts for logging.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    url: SecretString,
+    host: String,
+    port: u16,
+    name: String,
+    user: String,
+}
+
+impl DatabaseConfig {
+    /// Parses a `postgres://user:password@host:port/database?options` URL.
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        // `url`'s parse errors describe the problem, never echo the input.
+        let parsed = Url::parse(url).map_err(|_| ConfigError::Url("it does not parse as a URL"))?;
+        Self::from_url(parsed)
+    }
+
+    /// Builds the URL from the course's five pieces, percent-encoding user and password
+    /// (a password with `@` or `/` in it must not break the URL).
+    pub fn from_parts(
+        user: &str,
+        password: &str,
+        host: &str,
+        port: &str,
+        name: &str,
+    ) -> Result<Self, ConfigError> {
+        let port: u16 = port
+            .trim()
+            .parse()
+            .map_err(|_| invalid("DB_PORT", format!("not a port: {port:?}")))?;
+        let mut url =
+            Url::parse("postgres://localhost/").map_err(|_| ConfigError::Url("internal"))?;
+        url.set_host(Some(host))
+            .map_err(|_| invalid("DB_HOST", format!("not a host: {host:?}")))?;
+        url.set_port(Some(port))
+            .map_err(|()| ConfigError::Url("cannot have a port"))?;
+        url.set_username(user)
+            .map_err(|()| ConfigError::Url("cannot have a user"))?;
+        if !password.is_empty() {
+            url.set_password(Some(password))
+                .map_err(|()| ConfigError::Url("cannot have a password"))?;
+        }
+        url.path_segments_mut()
+            .map_err(|()| ConfigError::Url("cannot have a path"))?
+            .push(name);
+        Self::from_url(url)
+    }
+
+    fn from_url(url: Url) -> Result<Self, ConfigError> {
+        if !matches!(url.scheme(), "postgres" | "postgresql") {
+            return Err(ConfigError::Url(
+                "the scheme must be postgres:// or postgresql://",
+            ));
+        }
+        let decode = |text: &str| {
+            percent_decode(text).ok_or(ConfigError::Url("it has an invalid percent-encoding"))
+        };
+        let user = decode(url.username())?;
+        let name = decode(url.path().trim_start_matches('/'))?;
+        Ok(Self {
+            host: url.host_str().unwrap_or("localhost").to_owned(),
+            port: url.port().unwrap_or(5432),
+            // libpq's defaults: the user is `postgres` here, the database is the user's.
+            name: if name.is_empty() { user.clone() } else { name },
+            user,
+            url: SecretString::from(url.to_string()),
+        })
+    }
+
+    /// The same server and credentials, another database (used by tests, and to reach
+    /// the `postgres` maintenance database when creating ours).
+    pub fn with_database(&self, name: &str) -> Self {
+        let mut url = match Url::parse(self.url.expose_secret()) {
+            Ok(url) => url,
+            Err(_) => return self.clone(),
+        };
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.clear().push(name);
+        }
+        Self {
+            url: SecretString::from(url.to_string()),
+            name: name.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    /// The full connection URL, password included. Hand it to a driver; never log it.
+    pub fn url(&self) -> &SecretString {
+        &self.url
+    }
+
+    /// The host name or address.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The TCP port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The database name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The user name.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+}
+
+/// `postgres://user@host:port/database`: everything but the password.
+impl fmt::Display for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "postgres://{}@{}:{}/{}",
+            self.user, self.host, self.port, self.name
+        )
+    }
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(|text| text.into_owned())
+}
+
+/// Quotes a PostgreSQL identifier (`"name"`, inner quotes doubled).
+///
+/// `CREATE DATABASE` cannot take its name as a bound parameter, so this is the one
+/// place where an identifier is spliced into SQL text; quoting makes any name safe.
+pub fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const TIER: TierInfo = TierInfo {
+        name: "tier-test",
+        default_port: 3009,
+        default_pool_size: 7,
+    };
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(TIER, |name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_come_from_the_course_pieces() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.bind_addr, "127.0.0.1:3009");
+        assert_eq!(config.pool_size, 7);
+        assert!(!config.log_sql);
+        assert_eq!(
+            config.database.url().expose_secret(),
+            "postgres://postgres:postgres@localhost:5432/users_course"
+        );
+        assert_eq!(
+            config.database.to_string(),
+            "postgres://postgres@localhost:5432/users_course"
+        );
+    }
+
+    #[test]
+    fn pieces_are_percent_encoded() {
+        let config = config(&[
+            ("DB_PASS", "p@ss/w:rd"),
+            ("DB_USER", "ada"),
+            ("DB_NAME", "x"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.database.url().expose_secret(),
+            "postgres://ada:p%40ss%2Fw%3Ard@localhost:5432/x"
+        );
+        assert_eq!(config.database.user(), "ada");
+    }
+
+    #[test]
+    fn the_password_never_shows() {
+        let config = config(&[(
+            "DATABASE_URL",
+            "postgres://ada:hunter2@db.example:6543/shop",
+        )])
+        .unwrap();
+        let shown = format!("{config:?} {}", config.database);
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(config.database.host(), "db.example");
+        assert_eq!(config.database.port(), 6543);
+        assert_eq!(config.database.name(), "shop");
+        let err = DatabaseConfig::parse("mysql://ada:hunter2@x/y")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = DatabaseConfig::parse("postgres://ada:hunter2@[bad/y")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn with_database_swaps_only_the_name() {
+        let db = DatabaseConfig::parse("postgres://ada:pw@h:1/one?sslmode=disable").unwrap();
+        let other = db.with_database("two");
+        assert_eq!(
+            other.url().expose_secret(),
+            "postgres://ada:pw@h:1/two?sslmode=disable"
+        );
+        assert_eq!(other.name(), "two");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(config(&[("DB_POOL_SIZE", "0")]).is_err());
+        assert!(config(&[("DB_POOL_SIZE", "many")]).is_err());
+        assert!(config(&[("LOG_SQL", "maybe")]).is_err());
+        assert!(config(&[("DB_PORT", "99999")]).is_err());
+        assert!(config(&[("LOG_SQL", "TRUE")]).unwrap().log_sql);
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_identifier("users_course"), "\"users_course\"");
+        assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
+    }
+}

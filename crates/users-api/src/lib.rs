@@ -1,0 +1,37 @@
+//! # users-api: the `/users` contract, written once
+//!
+//! Everything that is the same in all three tiers lives here, so that a tier crate
+//! holds only what differs: connecting, applying the schema, and its [`UserStore`].
+//!
+//! Module map, in reading order:
+//!
+//! * [`model`]: the resource `UserRead` and the validated bodies `UserCreate`,
+//!   `UserUpdate`, plus `Page` for the list.
+//! * [`validate`]: the body rules of the contract, reporting every failing field.
+//! * [`store`]: the [`UserStore`] trait each tier implements.
+//! * [`error`]: [`StoreError`] (what a store can say) and [`ApiError`] (what HTTP
+//!   answers), and their one mapping onto status codes and `problem+json`.
+//! * [`extract`]: request extractors that reject in `problem+json`.
+//! * [`routes`]: the handlers, generic over the store, with their OpenAPI docs.
+//! * [`app`]: the router, `/openapi.json`, `/docs`, and the middleware stack.
+//! * [`config`]: environment and `.env` configuration; the password stays secret.
+//! * [`server`]: `run_tier` (a tier's whole `main`), `serve` with graceful shutdown.
+//! * [`schema`]: the SQL of `migrations/`, embedded for the tiers that apply it by hand.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod model;
+pub mod routes;
+pub mod schema;
+pub mod server;
+pub mod store;
+pub mod validate;
+
+pub use app::{ApiDoc, router};
+pub use config::{Config, DatabaseConfig, TierInfo, quote_identifier};
+pub use error::{ApiError, BoxError, StoreError};
+pub use model::{Page, UserCreate, UserRead, UserUpdate};
+pub use server::{run_tier, serve};
+pub use store::{StoreResult, UserStore};

@@ -1,0 +1,189 @@
+//! The handlers: one `async fn` per endpoint, generic over the store.
+//!
+//! Each handler is the whole story of its endpoint: extract (the extractors reject bad
+//! input before the handler runs), validate, ask the store, shape the answer. None of
+//! them can panic or leak a database error: `?` turns a `StoreError` into an
+//! `ApiError`, whose `IntoResponse` decides the status.
+//!
+//! The `#[utoipa::path]` attributes describe each endpoint for `/openapi.json`. They sit
+//! on the handlers so that documentation and code cannot drift apart.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::{ApiError, Problem};
+use crate::extract::{JsonBody, ListParams, UserId};
+use crate::model::{Health, UserCreate, UserRead, UserUpdate};
+use crate::store::UserStore;
+use crate::validate;
+
+/// Creates a user.
+#[utoipa::path(
+    post, path = "/users", tag = "users",
+    request_body(content = UserCreate, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = UserRead,
+         headers(("Location" = String, description = "`/users/{id}` of the new user"))),
+        (status = 400, description = "Body is not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email already taken (in any letter case)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than 16 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Content-Type is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong, missing or unknown members; every failing field is listed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+pub async fn create_user<S: UserStore>(
+    State(store): State<S>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let new_user = validate::user_create(&body)?;
+    let user = store.create(&new_user).await?;
+    // Digits and slashes always make a valid header value; `if let` spares an unwrap.
+    let location = HeaderValue::from_str(&format!("/users/{}", user.id));
+    let mut response = (StatusCode::CREATED, Json(user)).into_response();
+    if let Ok(location) = location {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// Lists users, keyset-paginated by id.
+///
+/// A page is full when it has `limit` users; then a `Link: <...>; rel="next"` header
+/// names the next page. Paging by `after_id` (not `OFFSET`) makes a page deep in a
+/// million rows cost what the first page costs: an index range scan on the primary key.
+#[utoipa::path(
+    get, path = "/users", tag = "users",
+    params(
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to 500", minimum = 1, maximum = 500, example = 50),
+        ("after_id" = Option<i64>, Query, description = "Only users with a greater id", minimum = 0, example = 0),
+    ),
+    responses(
+        (status = 200, description = "Users in ascending id order", body = Vec<UserRead>,
+         headers(("Link" = String, description = "`</users?limit=L&after_id=LAST>; rel=\"next\"` when the page is full"))),
+        (status = 400, description = "A query parameter is not an integer", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A query parameter is out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+pub async fn list_users<S: UserStore>(
+    State(store): State<S>,
+    ListParams(page): ListParams,
+) -> Result<Response, ApiError> {
+    let users = store.list(page).await?;
+    let next = match users.last() {
+        Some(last) if users.len() as i64 == page.limit => Some(format!(
+            "</users?limit={}&after_id={}>; rel=\"next\"",
+            page.limit, last.id
+        )),
+        _ => None,
+    };
+    let mut response = Json(users).into_response();
+    if let Some(value) = next.and_then(|link| HeaderValue::from_str(&link).ok()) {
+        response.headers_mut().insert(header::LINK, value);
+    }
+    Ok(response)
+}
+
+/// Reads one user.
+#[utoipa::path(
+    get, path = "/users/{id}", tag = "users",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user", body = UserRead),
+        (status = 400, description = "`id` is not a 64-bit integer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+pub async fn get_user<S: UserStore>(
+    State(store): State<S>,
+    UserId(id): UserId,
+) -> Result<Json<UserRead>, ApiError> {
+    let user = store.get(id).await?.ok_or_else(|| not_found(id))?;
+    Ok(Json(user))
+}
+
+/// Changes a user's name and/or email.
+#[utoipa::path(
+    patch, path = "/users/{id}", tag = "users",
+    params(("id" = i64, Path, description = "The user's id")),
+    request_body(content = UserUpdate, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated user", body = UserRead),
+        (status = 400, description = "`id` or the body does not parse", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email taken by another user", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than 16 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Content-Type is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong or unknown members, or none at all", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+pub async fn update_user<S: UserStore>(
+    State(store): State<S>,
+    UserId(id): UserId,
+    JsonBody(body): JsonBody,
+) -> Result<Json<UserRead>, ApiError> {
+    let changes = validate::user_update(&body)?;
+    let user = store
+        .update(id, &changes)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    Ok(Json(user))
+}
+
+/// Deletes a user.
+#[utoipa::path(
+    delete, path = "/users/{id}", tag = "users",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "`id` is not a 64-bit integer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+pub async fn delete_user<S: UserStore>(
+    State(store): State<S>,
+    UserId(id): UserId,
+) -> Result<StatusCode, ApiError> {
+    if store.delete(id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found(id))
+    }
+}
+
+/// Says whether the database answers.
+#[utoipa::path(
+    get, path = "/health", tag = "health",
+    responses(
+        (status = 200, description = "The database answers", body = Health),
+        (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+pub async fn health<S: UserStore>(State(store): State<S>) -> Result<Json<Health>, ApiError> {
+    // A store that fails with anything, even an "internal" error, means "not healthy":
+    // answer 503 so that load balancers and orchestrators take the instance out.
+    store
+        .ping()
+        .await
+        .map_err(|err| match ApiError::from(err) {
+            ApiError::Internal(source) => ApiError::Unavailable(source),
+            other => other,
+        })?;
+    Ok(Json(Health { status: "ok" }))
+}
+
+fn not_found(id: i64) -> ApiError {
+    ApiError::NotFound(format!("no user with id {id}"))
+}

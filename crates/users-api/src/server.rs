@@ -1,0 +1,161 @@
+//! Running a tier: configuration, logging, connecting, serving, shutting down.
+//!
+//! Every tier's `main.rs` is one call to [`run_tier`], so the three binaries behave
+//! alike in everything but their store. Tests use [`serve`] directly on a listener
+//! bound to port 0, the pattern of mini-redis's `run(listener, shutdown)`.
+
+use std::future::Future;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use crate::app::router;
+use crate::config::{Config, TierInfo};
+use crate::error::error_chain;
+use crate::store::UserStore;
+
+/// How long requests in flight may take to finish once shutdown begins.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The body of a tier's `main`: reads the configuration, connects with `connect`
+/// (which creates the database if needed and applies the schema), serves until
+/// SIGTERM or Ctrl-C, then closes the pool. Exits 0 after a clean shutdown, 1 if the
+/// server could not start, 2 on a configuration error.
+pub async fn run_tier<S, F>(tier: TierInfo, connect: F) -> ExitCode
+where
+    S: UserStore,
+    F: AsyncFnOnce(&Config) -> anyhow::Result<S>,
+{
+    // A missing `.env` is normal; a malformed one is worth a warning.
+    let dotenv = dotenvy::dotenv();
+    init_tracing();
+    if let Err(err) = &dotenv
+        && !err.not_found()
+    {
+        tracing::warn!(error = %err, "could not read .env");
+    }
+    let config = match Config::from_env(tier) {
+        Ok(config) => config,
+        Err(err) => {
+            tracing::error!(error = %err, "invalid configuration");
+            return ExitCode::from(2);
+        }
+    };
+    let db = &config.database;
+    // The password never appears: host, port, name and user are logged one by one.
+    tracing::info!(
+        tier = tier.name,
+        bind_addr = %config.bind_addr,
+        db.host = db.host(),
+        db.port = db.port(),
+        db.name = db.name(),
+        db.user = db.user(),
+        pool_size = config.pool_size,
+        log_sql = config.log_sql,
+        "starting"
+    );
+    let store = match connect(&config).await {
+        Ok(store) => store,
+        Err(err) => {
+            tracing::error!(error = %error_chain(err.as_ref()), database = %db, "could not connect to the database");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match TcpListener::bind(&config.bind_addr).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::error!(error = %err, bind_addr = %config.bind_addr, "could not listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(
+            tier = tier.name,
+            "listening on http://{addr} (API docs at http://{addr}/docs)"
+        );
+    }
+    let result = serve(listener, router(store.clone()), shutdown_signal()).await;
+    store.close().await;
+    match result {
+        Ok(()) => {
+            tracing::info!(tier = tier.name, "stopped");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes; then stops accepting
+/// connections and lets requests in flight finish, for at most [`SHUTDOWN_GRACE`].
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutdown requested; finishing requests in flight");
+        let _ = started_tx.send(());
+    });
+    // axum waits for every connection to finish. A client holding a keep-alive
+    // connection open, or a request stuck on the database, must not keep the
+    // process alive forever: after the grace period we stop waiting.
+    let grace = async {
+        if started_rx.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result,
+        () = grace => {
+            tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
+            Ok(())
+        }
+    }
+}
+
+/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM (what `docker stop` and
+/// orchestrators send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Logs to stdout through `tracing`, filtered by `RUST_LOG` (default `info`). Colours
+/// only on a terminal, so log files stay free of escape codes. Calling it twice is
+/// harmless (the second call changes nothing).
+pub fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
+        .try_init();
+}

@@ -1,0 +1,48 @@
+//! The `UserStore` trait: the seam between the HTTP layer and a database tier.
+//!
+//! Handlers are generic over `S: UserStore`, so the HTTP code is written once and each
+//! tier crate supplies only this: six operations, plus closing its pool. A tier's
+//! `store.rs` implements them in this order, so the three files diff line by line.
+//!
+//! The methods return `impl Future + Send` (stable "async fn in traits", Rust 1.75+)
+//! rather than using `#[async_trait]`: no boxing, and the `Send` bound lets axum run
+//! a handler's future on any worker thread of the multi-threaded runtime. A tier may
+//! still write `async fn` in its `impl`; the compiler checks the future is `Send`.
+
+use std::future::Future;
+
+use crate::error::StoreError;
+use crate::model::{Page, UserCreate, UserRead, UserUpdate};
+
+/// What every store operation returns.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Persistence for users. `Clone` is expected to be cheap (a pool handle).
+pub trait UserStore: Clone + Send + Sync + 'static {
+    /// Inserts a user; the database assigns `id` and `created_at`.
+    /// Fails with [`StoreError::EmailTaken`] if the email exists in any letter case.
+    fn create(&self, user: &UserCreate) -> impl Future<Output = StoreResult<UserRead>> + Send;
+
+    /// Users with `id > page.after_id`, ascending by `id`, at most `page.limit`.
+    fn list(&self, page: Page) -> impl Future<Output = StoreResult<Vec<UserRead>>> + Send;
+
+    /// The user with this id, if any.
+    fn get(&self, id: i64) -> impl Future<Output = StoreResult<Option<UserRead>>> + Send;
+
+    /// Changes the members that `changes` sets; `None` if there is no such user.
+    /// Fails with [`StoreError::EmailTaken`] if the new email belongs to another user.
+    fn update(
+        &self,
+        id: i64,
+        changes: &UserUpdate,
+    ) -> impl Future<Output = StoreResult<Option<UserRead>>> + Send;
+
+    /// Deletes the user; `false` if there was none.
+    fn delete(&self, id: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Checks that the database answers (for `GET /health`).
+    fn ping(&self) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Closes the pool at shutdown: idle connections are closed, new requests refused.
+    fn close(&self) -> impl Future<Output = ()> + Send;
+}
