@@ -1,1 +1,135 @@
-//! tier-raw
+//! # tier-raw: the `/users` API on a raw driver
+//!
+//! Tier I of the course (Python's analog: asyncpg). We talk to PostgreSQL through
+//! `tokio-postgres`, write every SQL statement by hand, and map every row to a struct
+//! by hand. `deadpool-postgres` lends each request a connection from a pool.
+//!
+//! * this file: start-up. [`connect`] creates the database if it is missing, builds the
+//!   pool, and applies the schema of `migrations/`.
+//! * [`store`]: the six operations of the API as SQL, and the mapping of driver errors.
+//! * `main.rs`: the binary, one call to `users_api::run_tier`.
+//!
+//! Compare with `tier-sqlx` and `tier-orm`: the files are parallel, so
+//! `diff crates/tier-raw/src/lib.rs crates/tier-sqlx/src/lib.rs` shows only what the
+//! libraries make different.
+
+pub mod store;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use secrecy::ExposeSecret;
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+use users_api::config::{Config, DatabaseConfig, TierInfo, quote_identifier};
+use users_api::schema::SCHEMA_SQL;
+
+pub use store::RawStore;
+
+/// This tier's name, default port and default pool size.
+///
+/// 16 connections: on a 2-core machine PostgreSQL itself saturates the CPU well
+/// before 16 queries run at once, and each connection is a server process (~10 MB).
+/// The benchmark (`cargo run -p bench --release`) is where this number is tested.
+pub const TIER: TierInfo = TierInfo {
+    name: "tier-raw",
+    default_port: 3001,
+    default_pool_size: 16,
+};
+
+/// The longest a request waits for a pooled connection before it is answered 503.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The longest one statement may run on the server. A runaway query is cancelled by
+/// PostgreSQL itself, and the connection is freed for the next request.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Creates the database if missing, builds the pool, applies the schema.
+pub async fn connect(config: &Config) -> anyhow::Result<RawStore> {
+    let pg_config = driver_config(&config.database)?;
+    ensure_database(&config.database, &pg_config).await?;
+
+    // `Fast` recycling trusts a returned connection unless the driver already saw it
+    // close; `Verified` would run a query (one more round trip) on every checkout.
+    // A connection that died meanwhile fails its query, and the store answers 503.
+    let manager = Manager::from_config(
+        pg_config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    // deadpool has no timeouts unless asked, and with none a request waits forever on
+    // an exhausted pool. Timeouts need a runtime to be named, else `NoRuntimeSpecified`.
+    let pool = Pool::builder(manager)
+        .max_size(config.pool_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(ACQUIRE_TIMEOUT))
+        .create_timeout(Some(ACQUIRE_TIMEOUT))
+        .recycle_timeout(Some(ACQUIRE_TIMEOUT))
+        .build()
+        .context("building the connection pool")?;
+
+    // The analog of SQLAlchemy's `create_all`: run the schema in one transaction.
+    let mut client = pool.get().await.context("connecting to the database")?;
+    let transaction = client.transaction().await?;
+    transaction
+        .batch_execute(SCHEMA_SQL)
+        .await
+        .context("applying the schema")?;
+    transaction.commit().await.context("applying the schema")?;
+    drop(client);
+
+    Ok(RawStore::new(pool, config.log_sql))
+}
+
+/// The driver's configuration: the URL, plus a statement timeout and an application
+/// name (shown in `pg_stat_activity`) sent as connection parameters.
+fn driver_config(database: &DatabaseConfig) -> anyhow::Result<tokio_postgres::Config> {
+    let mut pg_config: tokio_postgres::Config = database
+        .url()
+        .expose_secret()
+        .parse()
+        // The driver's parse error could quote the URL; say only which variable.
+        .map_err(|_| anyhow::anyhow!("DATABASE_URL is not a valid connection string"))?;
+    pg_config
+        .options(format!(
+            "-c statement_timeout={}",
+            STATEMENT_TIMEOUT.as_millis()
+        ))
+        .application_name(TIER.name)
+        .connect_timeout(ACQUIRE_TIMEOUT);
+    Ok(pg_config)
+}
+
+/// Creates the database if it does not exist yet, like the course's set-up script.
+async fn ensure_database(
+    database: &DatabaseConfig,
+    pg_config: &tokio_postgres::Config,
+) -> anyhow::Result<()> {
+    match pg_config.connect(NoTls).await {
+        Ok(_) => return Ok(()),
+        Err(err) if err.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {}
+        Err(err) => return Err(err).context("connecting to the database"),
+    }
+    // Connect to the `postgres` maintenance database with the same credentials.
+    let mut admin_config = pg_config.clone();
+    admin_config.dbname("postgres");
+    let (client, connection) = admin_config
+        .connect(NoTls)
+        .await
+        .context("connecting to the `postgres` database")?;
+    // The connection object does the actual I/O: it must be polled, so it gets a task.
+    let connection = tokio::spawn(connection);
+    let sql = format!("CREATE DATABASE {}", quote_identifier(database.name()));
+    match client.batch_execute(&sql).await {
+        Ok(()) => tracing::info!(database = database.name(), "created the database"),
+        // Another server created it between our two steps: fine.
+        Err(err) if err.code() == Some(&SqlState::DUPLICATE_DATABASE) => {}
+        Err(err) => return Err(err).context("creating the database"),
+    }
+    drop(client);
+    let _ = connection.await;
+    Ok(())
+}
