@@ -13,6 +13,7 @@
 //! `diff crates/tier-raw/src/lib.rs crates/tier-sqlx/src/lib.rs` shows only what the
 //! libraries make different.
 
+pub mod pipelined;
 pub mod store;
 
 use std::time::Duration;
@@ -22,9 +23,11 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use secrecy::ExposeSecret;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
+use users_api::UserStore as _;
 use users_api::config::{Config, DatabaseConfig, TierInfo, quote_identifier};
 use users_api::schema::SCHEMA_SQL;
 
+pub use pipelined::PipelinedStore;
 pub use store::RawStore;
 
 /// This tier's name, default port and default pool size.
@@ -82,6 +85,36 @@ pub async fn connect(config: &Config) -> anyhow::Result<RawStore> {
     drop(client);
 
     Ok(RawStore::new(pool, config.log_sql))
+}
+
+/// Like [`connect`], but reads go through shared, pipelined clients
+/// (`DB_PIPELINE=true`; see [`pipelined`]). Writes still use the pool.
+pub async fn connect_pipelined(config: &Config) -> anyhow::Result<PipelinedStore> {
+    let pooled = connect(config).await?;
+    let store = PipelinedStore::new(
+        pooled,
+        driver_config(&config.database)?,
+        pipelined::PIPELINE_CLIENTS,
+    );
+    // Connect every shared client now (pings go round robin), so that a bad
+    // configuration fails at start-up rather than on the first request.
+    for _ in 0..pipelined::PIPELINE_CLIENTS {
+        store
+            .ping()
+            .await
+            .context("connecting the shared read clients")?;
+    }
+    Ok(store)
+}
+
+/// Whether `DB_PIPELINE` asks for the pipelined read path (`true`, `1`, `yes`, `on`).
+pub fn pipeline_enabled() -> bool {
+    std::env::var("DB_PIPELINE").is_ok_and(|value| {
+        matches!(
+            value.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
 }
 
 /// The driver's configuration: the URL, plus a statement timeout and an application

@@ -37,7 +37,7 @@ impl RawStore {
     }
 
     /// Logs the SQL when `LOG_SQL=true`; the parameters are never logged.
-    fn log(&self, sql: &str) {
+    pub(crate) fn log(&self, sql: &str) {
         if self.log_sql {
             tracing::info!(target: "sql", "{sql}");
         }
@@ -139,7 +139,7 @@ impl UserStore for RawStore {
 // ANCHOR: row_mapping
 /// Maps a row by column name. A misspelled name or a wrong Rust type compiles, and
 /// fails here at run time: `try_get` checks both against what the server sent.
-fn user_from_row(row: &Row) -> StoreResult<UserRead> {
+pub(crate) fn user_from_row(row: &Row) -> StoreResult<UserRead> {
     let map = || -> Result<UserRead, tokio_postgres::Error> {
         Ok(UserRead {
             id: row.try_get("id")?,
@@ -159,7 +159,7 @@ fn user_from_row(row: &Row) -> StoreResult<UserRead> {
 /// what they mean for your API is your job. 23505 on our unique index is "email
 /// taken"; a lost connection or a server shutting down is "unavailable" (503, retry);
 /// everything else is a bug or a surprise (500).
-fn db_error(err: tokio_postgres::Error) -> StoreError {
+pub(crate) fn db_error(err: tokio_postgres::Error) -> StoreError {
     match err.code() {
         Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::EmailTaken,
         Some(code) if is_transient(code) => StoreError::unavailable(err),

@@ -1,0 +1,152 @@
+//! The async lesson, measured: one connection, many requests in flight.
+//!
+//! `DB_PIPELINE=true` starts tier-raw with this store. Reads (`get`, `list`) share a few
+//! long-lived `tokio_postgres::Client`s instead of borrowing a pooled connection each.
+//! A `Client` is a handle to a connection task: when several requests issue queries on
+//! one client at the same time, it writes them all to the socket without waiting for
+//! the answers (pipelining), and PostgreSQL answers them in order. One round trip then
+//! carries many queries, where the pool pays one round trip per query.
+//!
+//! Writes keep using the pooled [`RawStore`]: a transaction, or a statement whose
+//! failure must not disturb its neighbours in a pipeline, wants a connection of its own.
+//!
+//! The default stays the pool, the canonical deadpool pattern: it is simpler to reason
+//! about, and a long query on a shared client delays every query queued behind it.
+//! The benchmark (`crates/bench`) shows what the pipeline buys.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::Mutex;
+use tokio_postgres::{Client, NoTls, Statement};
+use users_api::{Page, StoreError, StoreResult, UserCreate, UserRead, UserStore, UserUpdate};
+
+use crate::store::{db_error, user_from_row};
+use crate::{ACQUIRE_TIMEOUT, RawStore};
+
+const GET_SQL: &str = "SELECT id, name, email, created_at FROM users WHERE id = $1";
+const LIST_SQL: &str = "SELECT id, name, email, created_at FROM users \
+                        WHERE id > $1 ORDER BY id LIMIT $2";
+
+/// How many shared clients serve the reads when `DB_PIPELINE=true`: one per core of a
+/// small machine. More would spread the queries thinner and pipeline less.
+pub const PIPELINE_CLIENTS: usize = 2;
+
+/// A connected client with its statements prepared.
+struct Shared {
+    client: Client,
+    get: Statement,
+    list: Statement,
+}
+
+/// One slot: the current client, replaced by a fresh one when its connection dies.
+struct Slot {
+    current: Mutex<Option<Arc<Shared>>>,
+}
+
+/// Reads over shared, pipelined clients; writes through the pool.
+#[derive(Clone)]
+pub struct PipelinedStore {
+    pooled: RawStore,
+    config: tokio_postgres::Config,
+    slots: Arc<Vec<Slot>>,
+    next: Arc<AtomicUsize>,
+}
+
+impl PipelinedStore {
+    /// Wraps the pooled store; the shared read clients connect on first use.
+    pub fn new(pooled: RawStore, config: tokio_postgres::Config, clients: usize) -> Self {
+        let slots = (0..clients.max(1))
+            .map(|_| Slot {
+                current: Mutex::new(None),
+            })
+            .collect();
+        Self {
+            pooled,
+            config,
+            slots: Arc::new(slots),
+            next: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// A live shared client, round robin. A slot whose connection has closed (the
+    /// server restarted, the network dropped) reconnects here, within the same
+    /// [`ACQUIRE_TIMEOUT`] a pooled checkout gets: the store heals by itself.
+    async fn shared(&self) -> StoreResult<Arc<Shared>> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+        let mut current = self.slots[index].current.lock().await;
+        if let Some(shared) = current.as_ref().filter(|shared| !shared.client.is_closed()) {
+            return Ok(Arc::clone(shared));
+        }
+        let connected = tokio::time::timeout(ACQUIRE_TIMEOUT, self.connect()).await;
+        let shared = Arc::new(connected.map_err(StoreError::unavailable)??);
+        *current = Some(Arc::clone(&shared));
+        Ok(shared)
+    }
+
+    async fn connect(&self) -> StoreResult<Shared> {
+        let (client, connection) = self.config.connect(NoTls).await.map_err(db_error)?;
+        // The connection task does the socket I/O for every query on this client.
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::warn!(error = %err, "shared read connection closed");
+            }
+        });
+        let get = client.prepare(GET_SQL).await.map_err(db_error)?;
+        let list = client.prepare(LIST_SQL).await.map_err(db_error)?;
+        Ok(Shared { client, get, list })
+    }
+}
+
+impl UserStore for PipelinedStore {
+    async fn create(&self, user: &UserCreate) -> StoreResult<UserRead> {
+        self.pooled.create(user).await
+    }
+
+    async fn list(&self, page: Page) -> StoreResult<Vec<UserRead>> {
+        self.pooled.log(LIST_SQL);
+        let shared = self.shared().await?;
+        let rows = shared
+            .client
+            .query(&shared.list, &[&page.after_id, &page.limit])
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn get(&self, id: i64) -> StoreResult<Option<UserRead>> {
+        self.pooled.log(GET_SQL);
+        let shared = self.shared().await?;
+        let row = shared
+            .client
+            .query_opt(&shared.get, &[&id])
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn update(&self, id: i64, changes: &UserUpdate) -> StoreResult<Option<UserRead>> {
+        self.pooled.update(id, changes).await
+    }
+
+    async fn delete(&self, id: i64) -> StoreResult<bool> {
+        self.pooled.delete(id).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let shared = self.shared().await?;
+        shared
+            .client
+            .simple_query("SELECT 1")
+            .await
+            .map_err(db_error)?;
+        self.pooled.ping().await
+    }
+
+    async fn close(&self) {
+        for slot in self.slots.iter() {
+            slot.current.lock().await.take();
+        }
+        self.pooled.close().await;
+    }
+}
