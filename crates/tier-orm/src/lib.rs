@@ -1,1 +1,163 @@
-//! tier-orm
+//! # tier-orm: the `/users` API on SeaORM
+//!
+//! Tier III of the course (Python's analog: the SQLAlchemy 2.0 async ORM). We write no
+//! SQL for the six operations: an entity describes the table, and SeaORM builds each
+//! statement from method calls (`find`, `filter`, `insert`, `update`). Underneath,
+//! SeaORM runs on `sqlx`, whose pool lends each request a connection.
+//!
+//! * this file: start-up. [`connect`] creates the database if it is missing, builds the
+//!   pool, and applies the schema of `migrations/`.
+//! * [`store`]: the six operations of the API as ORM calls, and the mapping of errors.
+//! * [`entity`]: the `users` table as a SeaORM entity, in `sea-orm-cli`'s format.
+//! * `main.rs`: the binary, one call to `users_api::run_tier`.
+//!
+//! Compare with `tier-raw` and `tier-sqlx`: the files are parallel, so
+//! `diff crates/tier-raw/src/lib.rs crates/tier-orm/src/lib.rs` shows only what the
+//! libraries make different.
+
+pub mod entity;
+pub mod store;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DbBackend, DbErr, RuntimeErr, Statement,
+    TransactionTrait,
+};
+use secrecy::ExposeSecret;
+use users_api::config::{Config, DatabaseConfig, TierInfo, quote_identifier};
+use users_api::schema::SCHEMA_SQL;
+
+pub use store::OrmStore;
+
+/// This tier's name, default port and default pool size.
+///
+/// 16 connections, as in tier-raw: on a 2-core machine PostgreSQL itself saturates the
+/// CPU well before 16 queries run at once, and each connection is a server process
+/// (~10 MB). The same number in every tier lets the benchmark
+/// (`cargo run -p bench --release`) compare the libraries, not the pool sizes.
+pub const TIER: TierInfo = TierInfo {
+    name: "tier-orm",
+    default_port: 3003,
+    default_pool_size: 16,
+};
+
+/// The longest a request waits for a pooled connection before it is answered 503.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The longest one statement may run on the server. A runaway query is cancelled by
+/// PostgreSQL itself, and the connection is freed for the next request.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+// ANCHOR: connect
+/// Creates the database if missing, builds the pool, applies the schema.
+pub async fn connect(config: &Config) -> anyhow::Result<OrmStore> {
+    let options = driver_config(config)?;
+    ensure_database(&config.database).await?;
+
+    // Builds sqlx's pool from the options and opens one connection now, so a wrong
+    // address or password fails at start-up.
+    let db = Database::connect(options)
+        .await
+        .context("connecting to the database")?;
+
+    // ANCHOR: schema
+    // The analog of SQLAlchemy's `create_all`: run the schema in one transaction.
+    // `execute_unprepared` sends the text as it is (several statements in one simple
+    // query), the way `psql -f` would. SeaORM's migrator is a separate crate
+    // (`sea-orm-migration`) whose migrations are Rust code; `migrations/` stays the
+    // one plain-SQL source of the schema, so we run it as it is.
+    let transaction = db.begin().await.context("applying the schema")?;
+    transaction
+        .execute_unprepared(SCHEMA_SQL)
+        .await
+        .context("applying the schema")?;
+    transaction.commit().await.context("applying the schema")?;
+    // ANCHOR_END: schema
+
+    Ok(OrmStore::new(db))
+}
+
+/// SeaORM's configuration: the URL, the pool, a statement timeout and an application
+/// name (shown in `pg_stat_activity`), and statement logging. Its `Debug` output shows
+/// the password: never log it.
+fn driver_config(config: &Config) -> anyhow::Result<ConnectOptions> {
+    let mut options = ConnectOptions::new(config.database.url().expose_secret());
+    options
+        .max_connections(u32::try_from(config.pool_size).context("DB_POOL_SIZE is too large")?)
+        // sqlx's default is 30 s: through an outage every request would hang for half a
+        // minute before failing. SeaORM hands both of these to sqlx's `acquire_timeout`,
+        // one deadline for waiting for a free connection, opening a new one, and the
+        // liveness check below; sqlx has no separate connect timeout.
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_timeout(ACQUIRE_TIMEOUT)
+        // Kept at the default: a connection is pinged as it leaves the pool, one extra
+        // round trip per request (SeaORM passes sqlx's `test_before_acquire` through).
+        // `test_before_acquire_if_idle_for` would ping only long-idle ones; the
+        // benchmark measures what the ping costs.
+        .test_before_acquire(true)
+        // Sent as the connection parameter `-c statement_timeout=5000`: no extra
+        // statement per connection, unlike a `SET` in an `after_connect` hook.
+        .statement_timeout(STATEMENT_TIMEOUT)
+        .set_application_name(TIER.name)
+        // SeaORM's default is to log every statement at INFO; we log them only with
+        // `LOG_SQL=true` (target `sqlx::query`, the same as tier-sqlx's).
+        .sqlx_logging(config.log_sql);
+    Ok(options)
+}
+// ANCHOR_END: connect
+
+/// Creates the database if it does not exist yet, like the course's set-up script.
+///
+/// SeaORM has no helper for this: we connect to the `postgres` maintenance database
+/// with the same credentials and ask the catalog ourselves.
+async fn ensure_database(database: &DatabaseConfig) -> anyhow::Result<()> {
+    let admin_url = database.with_database("postgres");
+    let mut options = ConnectOptions::new(admin_url.url().expose_secret());
+    options
+        .max_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .sqlx_logging(false);
+    let admin = Database::connect(options)
+        .await
+        .context("connecting to the `postgres` database")?;
+    // The name is a bound parameter here; only `CREATE DATABASE` below needs it spliced.
+    let exists = admin
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            [database.name().into()],
+        ))
+        .await
+        .context("looking for the database")?
+        .is_some();
+    if !exists {
+        let sql = format!("CREATE DATABASE {}", quote_identifier(database.name()));
+        match admin.execute_unprepared(&sql).await {
+            Ok(_) => tracing::info!(database = database.name(), "created the database"),
+            // Another server created it between our two steps: fine.
+            Err(err) if is_duplicate_database(&err) => {}
+            Err(err) => return Err(err).context("creating the database"),
+        }
+    }
+    admin
+        .close()
+        .await
+        .context("closing the `postgres` connection")?;
+    Ok(())
+}
+
+/// Whether `CREATE DATABASE` failed because another server created the database
+/// first: PostgreSQL answers 42P04 (duplicate_database) if that CREATE had already
+/// committed, and 23505 (a unique violation on the catalog's name index) if both ran
+/// at the same time. The SQLSTATE sits under SeaORM's wrapper, in sqlx's error.
+fn is_duplicate_database(err: &DbErr) -> bool {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(source)) => source
+            .as_database_error()
+            .and_then(|db| db.code())
+            .is_some_and(|code| code == "42P04" || code == "23505"),
+        _ => false,
+    }
+}

@@ -48,6 +48,7 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// PostgreSQL itself, and the connection is freed for the next request.
 pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 
+// ANCHOR: connect
 /// Creates the database if missing, builds the pool, applies the schema.
 pub async fn connect(config: &Config) -> anyhow::Result<RawStore> {
     let pg_config = driver_config(&config.database)?;
@@ -74,7 +75,10 @@ pub async fn connect(config: &Config) -> anyhow::Result<RawStore> {
         .build()
         .context("building the connection pool")?;
 
+    // ANCHOR: schema
     // The analog of SQLAlchemy's `create_all`: run the schema in one transaction.
+    // `batch_execute` sends the text as it is (several statements in one simple
+    // query), the way `psql -f` would.
     let mut client = pool.get().await.context("connecting to the database")?;
     let transaction = client.transaction().await?;
     transaction
@@ -83,8 +87,64 @@ pub async fn connect(config: &Config) -> anyhow::Result<RawStore> {
         .context("applying the schema")?;
     transaction.commit().await.context("applying the schema")?;
     drop(client);
+    // ANCHOR_END: schema
 
     Ok(RawStore::new(pool, config.log_sql))
+}
+
+/// The driver's configuration: the URL, plus a statement timeout and an application
+/// name (shown in `pg_stat_activity`) sent as connection parameters.
+fn driver_config(database: &DatabaseConfig) -> anyhow::Result<tokio_postgres::Config> {
+    let mut pg_config: tokio_postgres::Config = database
+        .url()
+        .expose_secret()
+        .parse()
+        // The driver's parse error could quote the URL; say only which variable.
+        .map_err(|_| anyhow::anyhow!("DATABASE_URL is not a valid connection string"))?;
+    pg_config
+        .options(format!(
+            "-c statement_timeout={}",
+            STATEMENT_TIMEOUT.as_millis()
+        ))
+        .application_name(TIER.name)
+        .connect_timeout(ACQUIRE_TIMEOUT);
+    Ok(pg_config)
+}
+// ANCHOR_END: connect
+
+/// Creates the database if it does not exist yet, like the course's set-up script.
+async fn ensure_database(
+    database: &DatabaseConfig,
+    pg_config: &tokio_postgres::Config,
+) -> anyhow::Result<()> {
+    match pg_config.connect(NoTls).await {
+        Ok(_) => return Ok(()),
+        Err(err) if err.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {}
+        Err(err) => return Err(err).context("connecting to the database"),
+    }
+    // Connect to the `postgres` maintenance database with the same credentials.
+    let mut admin_config = pg_config.clone();
+    admin_config.dbname("postgres");
+    let (client, connection) = admin_config
+        .connect(NoTls)
+        .await
+        .context("connecting to the `postgres` database")?;
+    // The connection object does the actual I/O: it must be polled, so it gets a task.
+    let connection = tokio::spawn(connection);
+    let sql = format!("CREATE DATABASE {}", quote_identifier(database.name()));
+    match client.batch_execute(&sql).await {
+        Ok(()) => tracing::info!(database = database.name(), "created the database"),
+        // Another server created it between our two steps: fine. PostgreSQL answers
+        // 42P04 (duplicate_database) if that CREATE had already committed, and 23505 (a
+        // unique violation on the catalog's name index) if both ran at the same time.
+        Err(err)
+            if err.code() == Some(&SqlState::DUPLICATE_DATABASE)
+                || err.code() == Some(&SqlState::UNIQUE_VIOLATION) => {}
+        Err(err) => return Err(err).context("creating the database"),
+    }
+    drop(client);
+    let _ = connection.await;
+    Ok(())
 }
 
 /// Like [`connect`], but reads go through shared, pipelined clients
@@ -115,54 +175,4 @@ pub fn pipeline_enabled() -> bool {
             "1" | "true" | "yes" | "on"
         )
     })
-}
-
-/// The driver's configuration: the URL, plus a statement timeout and an application
-/// name (shown in `pg_stat_activity`) sent as connection parameters.
-fn driver_config(database: &DatabaseConfig) -> anyhow::Result<tokio_postgres::Config> {
-    let mut pg_config: tokio_postgres::Config = database
-        .url()
-        .expose_secret()
-        .parse()
-        // The driver's parse error could quote the URL; say only which variable.
-        .map_err(|_| anyhow::anyhow!("DATABASE_URL is not a valid connection string"))?;
-    pg_config
-        .options(format!(
-            "-c statement_timeout={}",
-            STATEMENT_TIMEOUT.as_millis()
-        ))
-        .application_name(TIER.name)
-        .connect_timeout(ACQUIRE_TIMEOUT);
-    Ok(pg_config)
-}
-
-/// Creates the database if it does not exist yet, like the course's set-up script.
-async fn ensure_database(
-    database: &DatabaseConfig,
-    pg_config: &tokio_postgres::Config,
-) -> anyhow::Result<()> {
-    match pg_config.connect(NoTls).await {
-        Ok(_) => return Ok(()),
-        Err(err) if err.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {}
-        Err(err) => return Err(err).context("connecting to the database"),
-    }
-    // Connect to the `postgres` maintenance database with the same credentials.
-    let mut admin_config = pg_config.clone();
-    admin_config.dbname("postgres");
-    let (client, connection) = admin_config
-        .connect(NoTls)
-        .await
-        .context("connecting to the `postgres` database")?;
-    // The connection object does the actual I/O: it must be polled, so it gets a task.
-    let connection = tokio::spawn(connection);
-    let sql = format!("CREATE DATABASE {}", quote_identifier(database.name()));
-    match client.batch_execute(&sql).await {
-        Ok(()) => tracing::info!(database = database.name(), "created the database"),
-        // Another server created it between our two steps: fine.
-        Err(err) if err.code() == Some(&SqlState::DUPLICATE_DATABASE) => {}
-        Err(err) => return Err(err).context("creating the database"),
-    }
-    drop(client);
-    let _ = connection.await;
-    Ok(())
 }

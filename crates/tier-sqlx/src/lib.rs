@@ -1,1 +1,141 @@
-//! tier-sqlx
+//! # tier-sqlx: the `/users` API on sqlx's checked queries
+//!
+//! Tier II of the course (Python's analog: the `databases` package). We still write
+//! every SQL statement by hand, but `sqlx`'s query macros check each one against the
+//! schema at compile time and write the row mapping for us. `sqlx`'s own pool lends
+//! each request a connection.
+//!
+//! * this file: start-up. [`connect`] creates the database if it is missing, builds the
+//!   pool, and applies the schema of `migrations/`.
+//! * [`store`]: the six operations of the API as SQL, and the mapping of driver errors.
+//! * `main.rs`: the binary, one call to `users_api::run_tier`.
+//! * `.sqlx/` (next to `Cargo.toml`): what the macros learned from the database, one
+//!   JSON file per query, committed so that the build needs no database
+//!   (`SQLX_OFFLINE=true` in `.cargo/config.toml`). `scripts/sqlx-prepare.sh`
+//!   regenerates it after a query changes, and `--check` fails when it is stale.
+//!
+//! Compare with `tier-raw` and `tier-orm`: the files are parallel, so
+//! `diff crates/tier-raw/src/lib.rs crates/tier-sqlx/src/lib.rs` shows only what the
+//! libraries make different.
+
+pub mod store;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use secrecy::ExposeSecret;
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Postgres};
+use users_api::config::{Config, DatabaseConfig, TierInfo};
+
+pub use store::SqlxStore;
+
+/// This tier's name, default port and default pool size.
+///
+/// 16 connections, as in tier-raw: on a 2-core machine PostgreSQL itself saturates the
+/// CPU well before 16 queries run at once, and each connection is a server process
+/// (~10 MB). The same number in every tier lets the benchmark
+/// (`cargo run -p bench --release`) compare the libraries, not the pool sizes.
+pub const TIER: TierInfo = TierInfo {
+    name: "tier-sqlx",
+    default_port: 3002,
+    default_pool_size: 16,
+};
+
+/// The longest a request waits for a pooled connection before it is answered 503.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The longest one statement may run on the server. A runaway query is cancelled by
+/// PostgreSQL itself, and the connection is freed for the next request.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+// ANCHOR: connect
+/// Creates the database if missing, builds the pool, applies the schema.
+pub async fn connect(config: &Config) -> anyhow::Result<SqlxStore> {
+    let options = driver_config(config)?;
+    ensure_database(&config.database).await?;
+
+    let pool = PgPoolOptions::new()
+        .max_connections(u32::try_from(config.pool_size).context("DB_POOL_SIZE is too large")?)
+        // sqlx's default is 30 s: through an outage every request would hang for half a
+        // minute before failing. This one deadline covers all of `acquire`: waiting for
+        // a free connection, opening a new one (sqlx keeps retrying a refused connection
+        // until the deadline), and the liveness check below.
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // Kept at sqlx's default: `test_before_acquire(true)` pings every connection as
+        // it leaves the pool, one extra round trip per request, so that a connection
+        // the server dropped is replaced instead of failing the request. tier-raw makes
+        // the opposite choice; the benchmark measures what the ping costs.
+        .test_before_acquire(true)
+        // Opens one connection now, so a wrong address or password fails at start-up.
+        .connect_with(options)
+        .await
+        .context("connecting to the database")?;
+
+    // ANCHOR: schema
+    // The analog of SQLAlchemy's `create_all`: `migrate!` embeds `migrations/` in the
+    // binary at compile time, and `run` applies every migration this database has not
+    // seen yet, each in a transaction, under an advisory lock. sqlx records each one
+    // with a checksum in `_sqlx_migrations`: editing a migration that already ran makes
+    // the next start-up fail, so a schema change is a new file.
+    sqlx::migrate!("../../migrations")
+        .run(&pool)
+        .await
+        .context("applying the schema")?;
+    // ANCHOR_END: schema
+
+    Ok(SqlxStore::new(pool))
+}
+
+/// The driver's configuration: the URL, plus a statement timeout and an application
+/// name (shown in `pg_stat_activity`) sent as connection parameters, and statement
+/// logging. Its `Debug` output shows the password: never log it.
+fn driver_config(config: &Config) -> anyhow::Result<PgConnectOptions> {
+    let options: PgConnectOptions = config
+        .database
+        .url()
+        .expose_secret()
+        .parse()
+        // The driver's parse error could quote the URL; say only which variable.
+        .map_err(|_| anyhow::anyhow!("DATABASE_URL is not a valid connection string"))?;
+    let options = options
+        // sqlx escapes the value and sends it as `-c statement_timeout=5000`.
+        .options([("statement_timeout", STATEMENT_TIMEOUT.as_millis())])
+        .application_name(TIER.name);
+    // sqlx logs every statement at DEBUG by default (and a slow one at WARN), through
+    // `tracing` under the target `sqlx::query`. `LOG_SQL=true` raises it to INFO, so the
+    // default `RUST_LOG=info` shows it; otherwise all statement logging is off.
+    Ok(if config.log_sql {
+        options.log_statements(log::LevelFilter::Info)
+    } else {
+        options.disable_statement_logging()
+    })
+}
+// ANCHOR_END: connect
+
+/// Creates the database if it does not exist yet, like the course's set-up script.
+///
+/// `MigrateDatabase` is sqlx's own helper for this (what `sqlx database create` runs):
+/// it connects to the `postgres` maintenance database with the same credentials.
+async fn ensure_database(database: &DatabaseConfig) -> anyhow::Result<()> {
+    let url = database.url().expose_secret();
+    // These helpers open a plain connection, outside any pool: bound the wait ourselves.
+    let exists = tokio::time::timeout(ACQUIRE_TIMEOUT, Postgres::database_exists(url))
+        .await
+        .context("connecting to the `postgres` database")?
+        .context("connecting to the `postgres` database")?;
+    if exists {
+        return Ok(());
+    }
+    match Postgres::create_database(url).await {
+        Ok(()) => tracing::info!(database = database.name(), "created the database"),
+        // Another server created it between our two steps: fine. PostgreSQL answers
+        // 42P04 (duplicate_database) if that CREATE had already committed, and 23505 (a
+        // unique violation on the catalog's name index) if both ran at the same time.
+        Err(sqlx::Error::Database(err))
+            if matches!(err.code().as_deref(), Some("42P04" | "23505")) => {}
+        Err(err) => return Err(err).context("creating the database"),
+    }
+    Ok(())
+}
