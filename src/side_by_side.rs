@@ -1,0 +1,340 @@
+//! The three tiers next to each other: one operation in three terminal columns, or every
+//! operation on one static HTML page. Used by `cargo run --bin side-by-side`.
+//!
+//! Nothing here is copied out of the sources: every panel is read from the tiers'
+//! `// ANCHOR:` regions (through [`crate::anchors`]) when the tool runs, so the view
+//! cannot go stale. A region a tier does not have yet is shown as a note saying which
+//! marker is missing, never as an error that hides the other panels.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::anchors::read_region;
+
+/// One database tier: a column of the view.
+#[derive(Debug, Clone, Copy)]
+pub struct Tier {
+    /// The column's heading, e.g. `I. raw driver`.
+    pub title: &'static str,
+    /// The crate, e.g. `tier-raw`; its sources are under `crates/<name>/src/`.
+    pub name: &'static str,
+    /// The libraries it is built on.
+    pub stack: &'static str,
+}
+
+/// The three tiers, in the lecture's order.
+pub const TIERS: [Tier; 3] = [
+    Tier {
+        title: "I. raw driver",
+        name: "tier-raw",
+        stack: "tokio-postgres + deadpool-postgres",
+    },
+    Tier {
+        title: "II. query layer",
+        name: "tier-sqlx",
+        stack: "sqlx, checked query_as!",
+    },
+    Tier {
+        title: "III. full ORM",
+        name: "tier-orm",
+        stack: "SeaORM entities",
+    },
+];
+
+/// One row of the view: an anchor that every tier has in the same file.
+#[derive(Debug, Clone, Copy)]
+pub struct Section {
+    /// The anchor name, which is also what the user types: `create`, `list`, …
+    pub anchor: &'static str,
+    /// The file inside `crates/<tier>/src/`.
+    pub file: &'static str,
+    /// What the section shows.
+    pub about: &'static str,
+}
+
+/// Every section, in reading order: set-up first, then the store as `store.rs` has it.
+pub const SECTIONS: [Section; 11] = [
+    Section {
+        anchor: "connect",
+        file: "lib.rs",
+        about: "connecting: the pool and its settings",
+    },
+    Section {
+        anchor: "schema",
+        file: "lib.rs",
+        about: "applying the schema of migrations/ at start-up",
+    },
+    Section {
+        anchor: "create",
+        file: "store.rs",
+        about: "POST /users: insert, return the stored row",
+    },
+    Section {
+        anchor: "list",
+        file: "store.rs",
+        about: "GET /users: one keyset-paginated page",
+    },
+    Section {
+        anchor: "get",
+        file: "store.rs",
+        about: "GET /users/{id}",
+    },
+    Section {
+        anchor: "update",
+        file: "store.rs",
+        about: "PATCH /users/{id}: change only the members sent",
+    },
+    Section {
+        anchor: "delete",
+        file: "store.rs",
+        about: "DELETE /users/{id}",
+    },
+    Section {
+        anchor: "ping",
+        file: "store.rs",
+        about: "GET /health: does the database answer?",
+    },
+    Section {
+        anchor: "close",
+        file: "store.rs",
+        about: "shutdown: close the pool",
+    },
+    Section {
+        anchor: "row_mapping",
+        file: "store.rs",
+        about: "turning a database row into a UserRead",
+    },
+    Section {
+        anchor: "errors",
+        file: "store.rs",
+        about: "driver errors onto the store's vocabulary (409, 503, 500)",
+    },
+];
+
+/// Looks a section up by its anchor name.
+pub fn section(anchor: &str) -> Option<&'static Section> {
+    SECTIONS.iter().find(|section| section.anchor == anchor)
+}
+
+/// One panel: a tier's code for a section, or a note saying why there is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Panel {
+    /// `crates/tier-raw/src/store.rs:47`, or just the path when the region is missing.
+    pub location: String,
+    /// The region's text, or the note.
+    pub code: String,
+    /// `false` when `code` is a note about a missing region.
+    pub found: bool,
+}
+
+/// Reads the section's region from each tier, in [`TIERS`] order.
+pub fn panels(root: &Path, section: &Section) -> [Panel; 3] {
+    TIERS.map(|tier| {
+        let path = format!("crates/{}/src/{}", tier.name, section.file);
+        match read_region(root, &path, section.anchor) {
+            Ok(region) => Panel {
+                location: format!("{path}:{}", region.first_line),
+                code: region.text,
+                found: true,
+            },
+            Err(why) => Panel {
+                location: path,
+                code: format!(
+                    "(not available: {why})\n\nAdd `// ANCHOR: {0}` and `// ANCHOR_END: {0}`\naround this tier's code to show it here.\n",
+                    section.anchor
+                ),
+                found: false,
+            },
+        }
+    })
+}
+
+/// Splits `line` into pieces of at most `width` characters; continuation pieces start
+/// with `↪ ` so a wrapped line is not mistaken for a new one.
+fn wrap(line: &str, width: usize) -> Vec<String> {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= width || width < 4 {
+        return vec![line.to_owned()];
+    }
+    let mut pieces = vec![chars[..width].iter().collect::<String>()];
+    let mut rest = &chars[width..];
+    let inner = width - 2;
+    while !rest.is_empty() {
+        let take = rest.len().min(inner);
+        pieces.push(format!("↪ {}", rest[..take].iter().collect::<String>()));
+        rest = &rest[take..];
+    }
+    pieces
+}
+
+/// Pads `text` with spaces to `width` characters.
+fn pad(text: &str, width: usize) -> String {
+    let len = text.chars().count();
+    format!("{text}{}", " ".repeat(width.saturating_sub(len)))
+}
+
+/// Renders one section as three columns fitting `width` terminal columns.
+pub fn render_columns(section: &Section, panels: &[Panel; 3], width: usize) -> String {
+    const GAP: &str = " │ ";
+    // Three columns and two three-character gaps.
+    let column = (width.saturating_sub(6) / 3).max(20);
+    let mut out = String::new();
+    let _ = writeln!(out, "== {}: {} ==", section.anchor, section.about);
+    let headings: Vec<Vec<String>> = TIERS
+        .iter()
+        .zip(panels)
+        .map(|(tier, panel)| {
+            let mut lines = wrap(&format!("{} ({})", tier.title, tier.stack), column);
+            lines.extend(wrap(&panel.location, column));
+            lines
+        })
+        .collect();
+    let bodies: Vec<Vec<String>> = panels
+        .iter()
+        .map(|panel| {
+            panel
+                .code
+                .lines()
+                .flat_map(|line| wrap(line, column))
+                .collect()
+        })
+        .collect();
+    let rule = ["─"; 3].map(|dash| dash.repeat(column)).join("─┼─");
+    for (index, rows) in [headings, bodies].iter().enumerate() {
+        if index > 0 {
+            let _ = writeln!(out, "{rule}");
+        }
+        let height = rows.iter().map(Vec::len).max().unwrap_or(0);
+        for row in 0..height {
+            let cells: Vec<String> = rows
+                .iter()
+                .map(|lines| pad(lines.get(row).map_or("", String::as_str), column))
+                .collect();
+            let _ = writeln!(out, "{}", cells.join(GAP).trim_end());
+        }
+    }
+    out
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One self-contained HTML page (no scripts, no outside assets) with every section.
+pub fn render_html(root: &Path) -> String {
+    let mut html = String::from(concat!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
+        "<title>Three database tiers, side by side</title>\n<style>\n",
+        "body{font-family:system-ui,sans-serif;margin:1.5rem;color:#1d1d1f;background:#fafafa}\n",
+        "h1{margin-top:0}nav a{margin-right:.8rem}\n",
+        "section{margin:2rem 0}h2{border-bottom:2px solid #ccc;padding-bottom:.2rem}\n",
+        ".grid{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:1rem}\n",
+        ".tier h3{margin:.2rem 0;font-size:1rem}.where{font:.8rem monospace;color:#666}\n",
+        "pre{background:#fff;border:1px solid #ddd;border-radius:4px;padding:.6rem;",
+        "white-space:pre-wrap;overflow-wrap:anywhere;font-size:.8rem;line-height:1.35}\n",
+        ".missing pre{color:#8a5a00;background:#fff8e6}\n",
+        "</style>\n</head>\n<body>\n",
+        "<h1>One <code>/users</code> API, three database tiers</h1>\n",
+        "<p>Each row is one <code>// ANCHOR:</code> region, read from the sources when this ",
+        "page was generated (<code>cargo run --bin side-by-side -- --html PATH</code>).</p>\n",
+        "<nav>",
+    ));
+    for section in &SECTIONS {
+        let _ = write!(
+            html,
+            "<a href=\"#{0}\">{0}</a>",
+            escape_html(section.anchor)
+        );
+    }
+    html.push_str("</nav>\n");
+    for section in &SECTIONS {
+        let panels = panels(root, section);
+        let _ = write!(
+            html,
+            "<section id=\"{0}\">\n<h2>{0}: {1}</h2>\n<div class=\"grid\">\n",
+            escape_html(section.anchor),
+            escape_html(section.about)
+        );
+        for (tier, panel) in TIERS.iter().zip(&panels) {
+            let _ = write!(
+                html,
+                "<div class=\"tier{}\"><h3>{} <small>({})</small></h3><div class=\"where\">{}</div>\n<pre><code>{}</code></pre></div>\n",
+                if panel.found { "" } else { " missing" },
+                escape_html(tier.title),
+                escape_html(tier.stack),
+                escape_html(&panel.location),
+                escape_html(&panel.code)
+            );
+        }
+        html.push_str("</div>\n</section>\n");
+    }
+    html.push_str("</body>\n</html>\n");
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panel(code: &str) -> Panel {
+        Panel {
+            location: "x.rs:1".into(),
+            code: code.into(),
+            found: true,
+        }
+    }
+
+    #[test]
+    fn columns_fit_the_width_and_wrap_long_lines() {
+        let long = "x".repeat(200);
+        let panels = [panel("a\nb\n"), panel(&long), panel("c\n")];
+        let text = render_columns(&SECTIONS[2], &panels, 90);
+        for line in text.lines() {
+            assert!(line.chars().count() <= 90, "{line:?} is too wide");
+        }
+        // All 200 characters survive the wrapping.
+        let xs: usize = text.matches('x').count();
+        assert!(xs >= 200, "{text}");
+        assert!(text.contains("↪ "), "{text}");
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            escape_html("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+
+    #[test]
+    fn a_missing_region_becomes_a_note() {
+        let root = std::env::temp_dir().join("side-by-side-test-no-such-root");
+        let panels = panels(&root, &SECTIONS[0]);
+        assert!(panels.iter().all(|panel| !panel.found));
+        assert!(
+            panels[0].code.contains("ANCHOR: connect"),
+            "{}",
+            panels[0].code
+        );
+    }
+
+    #[test]
+    fn sections_have_unique_names() {
+        for (index, section) in SECTIONS.iter().enumerate() {
+            assert!(SECTIONS[..index].iter().all(|s| s.anchor != section.anchor));
+        }
+    }
+}

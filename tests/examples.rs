@@ -1,0 +1,269 @@
+//! Runs the lecture's example programs and checks that they print what their docs say.
+//!
+//! `cargo test` builds every example of this package before it runs any test (examples
+//! are built, not run, by default), so the binaries are in `target/<profile>/examples/`,
+//! next to the `deps/` folder that holds this test. The tests run those binaries,
+//! rather than `cargo run --example`, which would start a second cargo inside the
+//! first one. If a binary is missing or older than its source (after
+//! `cargo test --test examples` alone, say), the test says so and how to rebuild.
+//!
+//! Timings are checked as ratios with wide margins, never as tight absolute numbers:
+//! the machines that run these tests are small and shared.
+
+// Test code: a panic with a message is how a failed expectation is reported, in the
+// helpers too (clippy.toml allows unwrap/expect only inside #[test] functions).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use secrecy::ExposeSecret as _;
+use serde_json::Value;
+use testkit::TestDb;
+
+/// The built binary of example `name`, checked to be newer than its source.
+fn example(name: &str) -> PathBuf {
+    let test_exe = std::env::current_exe().expect("the test's own path");
+    // target/<profile>/deps/examples-<hash>  ->  target/<profile>/examples/<name>
+    let profile_dir = test_exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test runs from target/<profile>/deps");
+    let binary = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let source = users_course::anchors::workspace_root()
+        .join("examples")
+        .join(format!("{name}.rs"));
+    let modified = |path: &PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let (Some(built), Some(written)) = (modified(&binary), modified(&source)) else {
+        panic!(
+            "{} is missing: run `cargo test` (which builds the examples) or \
+             `cargo build --examples` first",
+            binary.display()
+        );
+    };
+    assert!(
+        built >= written,
+        "{} is older than examples/{name}.rs: run `cargo test` (which builds the examples) \
+         or `cargo build --examples` first",
+        binary.display()
+    );
+    binary
+}
+
+/// Runs an example to completion and returns its output; fails on a non-zero exit.
+fn run(name: &str, command: &mut Command) -> Output {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|err| panic!("could not start {name}: {err}"));
+    assert!(
+        output.status.success(),
+        "{name} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
+/// The number before ` s` at the end of the line that starts with `prefix`.
+fn seconds_after(text: &str, prefix: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|line| line.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?} in:\n{text}"));
+    line.split_whitespace()
+        .collect::<Vec<_>>()
+        .windows(2)
+        .filter(|pair| pair[1] == "s")
+        .find_map(|pair| pair[0].parse().ok())
+        .unwrap_or_else(|| panic!("no `N.NN s` in {line:?}"))
+}
+
+#[test]
+fn hello_async_greets_once_after_one_second() {
+    let started = Instant::now();
+    let output = run("hello_async", &mut Command::new(example("hello_async")));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    // The future exists before anything ran...
+    assert!(lines[0].starts_with("called greet() after 0.0"), "{text}");
+    // ...the dropped one never greets, so there is exactly one greeting...
+    assert_eq!(lines[1], "Hello Async!", "{text}");
+    assert_eq!(text.matches("Hello Async!").count(), 1, "{text}");
+    // ...and awaiting took the one second of the sleep.
+    let awaited = seconds_after(&text, "awaited greet() after");
+    assert!((0.99..5.0).contains(&awaited), "{text}");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+}
+
+#[test]
+fn concurrent_tasks_take_one_second_where_sequential_takes_three() {
+    let output = run(
+        "concurrent_tasks",
+        &mut Command::new(example("concurrent_tasks")),
+    );
+    let text = stdout(&output);
+    let sequential = seconds_after(&text, "one after another");
+    let joined = seconds_after(&text, "concurrently with tokio::join!");
+    let join_set = seconds_after(&text, "concurrently as tasks in a JoinSet");
+    // A sleep never ends early: three in a row take at least three seconds.
+    assert!(sequential >= 2.99, "{text}");
+    for concurrent in [joined, join_set] {
+        assert!(concurrent >= 0.99, "{text}");
+        // Ideally 3x; 2x leaves a wide margin for a busy machine.
+        assert!(sequential / concurrent >= 2.0, "{text}");
+    }
+}
+
+#[test]
+fn blocking_pitfall_shows_the_blocking_handler_several_times_slower() {
+    let output = run(
+        "blocking_pitfall",
+        &mut Command::new(example("blocking_pitfall")),
+    );
+    let text = stdout(&output);
+    let blocking = seconds_after(&text, "GET /std-sleep");
+    let sleeping = seconds_after(&text, "GET /tokio-sleep");
+    let offloaded = seconds_after(&text, "GET /spawn-blocking");
+    // 16 requests on 2 blocked threads need at least 8 rounds of one second.
+    assert!(blocking >= 7.9, "{text}");
+    // Ideally 8x; 3x leaves a wide margin for a busy machine.
+    assert!(blocking / sleeping >= 3.0, "{text}");
+    assert!(blocking / offloaded >= 3.0, "{text}");
+    assert!(text.contains("slower than tokio::time::sleep"), "{text}");
+}
+
+/// Kills the server started by a test when the test ends, even if it panicked.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn async_endpoint_answers_after_one_second_and_serves_requests_concurrently() {
+    let mut server = KillOnDrop(
+        Command::new(example("async_endpoint"))
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start async_endpoint"),
+    );
+    // The first line says where it listens: "listening on http://127.0.0.1:PORT/async-example".
+    let stdout = server.0.stdout.take().expect("piped stdout");
+    let first_line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    });
+    let line = tokio::time::timeout(Duration::from_secs(30), first_line)
+        .await
+        .expect("async_endpoint printed no address within 30 s")
+        .expect("reader task")
+        .expect("read stdout");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let response = client.get(&url).send().await.expect("GET /async-example");
+    let one = started.elapsed();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("a JSON body");
+    assert_eq!(body, serde_json::json!({"message": "Async Response"}));
+    assert!(one >= Duration::from_millis(990), "{one:?}");
+
+    // Ten at once: about one second in all, where one after another would take ten.
+    let started = Instant::now();
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        requests.spawn(client.get(&url).send());
+    }
+    while let Some(response) = requests.join_next().await {
+        let response = response.expect("request task").expect("GET /async-example");
+        assert_eq!(response.status(), 200);
+    }
+    let ten = started.elapsed();
+    assert!(
+        ten < Duration::from_secs(5),
+        "10 concurrent requests took {ten:?}"
+    );
+}
+
+/// The three `fetch_users_*` examples, one per tier.
+const FETCH_EXAMPLES: [&str; 3] = ["fetch_users_raw", "fetch_users_sqlx", "fetch_users_orm"];
+
+#[tokio::test]
+async fn fetch_users_examples_print_every_row_as_json_and_agree() {
+    let db = TestDb::create().await;
+    // tier-raw's start-up applies the schema, as any tier server would.
+    let store = tier_raw::connect(db.config())
+        .await
+        .expect("apply the schema");
+    drop(store);
+    let client = db.connect().await;
+    client
+        .batch_execute(
+            "INSERT INTO users (name, email) VALUES \
+             ('Ada Lovelace', 'Ada@Example.com'), ('Alan Turing', 'alan@example.com')",
+        )
+        .await
+        .expect("insert two users");
+    let url = db.config().database.url().expose_secret().to_owned();
+
+    let mut outputs = Vec::new();
+    for name in FETCH_EXAMPLES {
+        let binary = example(name);
+        let url = url.clone();
+        // spawn_blocking: the example takes a moment, and this runtime has one thread.
+        let output = tokio::task::spawn_blocking(move || {
+            run(name, Command::new(binary).env("DATABASE_URL", url))
+        });
+        let output = output.await.expect("runner task");
+        let text = stdout(&output);
+        let rows: Vec<Value> = text
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|err| panic!("{name}: {line:?} is not JSON: {err}"))
+            })
+            .collect();
+        assert_eq!(rows.len(), 2, "{name}:\n{text}");
+        assert_eq!(rows[0]["name"], "Ada Lovelace", "{name}");
+        assert_eq!(rows[0]["email"], "Ada@Example.com", "{name}");
+        assert_eq!(rows[1]["name"], "Alan Turing", "{name}");
+        for row in &rows {
+            assert_eq!(row.as_object().map(|o| o.len()), Some(4), "{name}: {row}");
+            let created_at = row["created_at"].as_str().expect("created_at is a string");
+            assert!(
+                created_at.ends_with('Z') && created_at.len() == 27,
+                "{name}: {created_at}"
+            );
+        }
+        // The summary goes to standard error, and shows the database without the password.
+        let summary = String::from_utf8_lossy(&output.stderr);
+        let expected = format!("fetched 2 users from {}\n", db.config().database);
+        assert!(summary.ends_with(&expected), "{name}: {summary}");
+        outputs.push((name, text));
+    }
+    // Same rows, same JSON, byte for byte, whichever tier read them.
+    for (name, text) in &outputs[1..] {
+        assert_eq!(text, &outputs[0].1, "{name} and {} differ", outputs[0].0);
+    }
+}

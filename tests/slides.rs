@@ -1,0 +1,135 @@
+//! The deck quotes the sources, and this test keeps the quotes true.
+//!
+//! Every code block of `slides/lecture.md` that shows project code is preceded by
+//! `<!-- source: PATH#ANCHOR -->`, and must equal the `// ANCHOR: ANCHOR` region of PATH
+//! (both with their common indentation removed). Change one line inside a quoted region
+//! and this test fails until the slide is updated to match.
+
+// Test code: a panic with a message is how a failed expectation is reported, in the
+// helpers too (clippy.toml allows unwrap/expect only inside #[test] functions).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use users_course::anchors::{quoted_blocks, read_region, workspace_root};
+
+const DECK: &str = "slides/lecture.md";
+
+fn deck() -> String {
+    std::fs::read_to_string(workspace_root().join(DECK)).expect("read slides/lecture.md")
+}
+
+#[test]
+fn every_quoted_block_equals_its_anchor_region() {
+    let root = workspace_root();
+    let blocks = quoted_blocks(&deck()).unwrap_or_else(|err| panic!("{DECK}: {err}"));
+    assert!(
+        blocks.len() >= 10,
+        "the deck quotes only {} blocks",
+        blocks.len()
+    );
+    let mut failures = Vec::new();
+    for block in &blocks {
+        let quoted = format!(
+            "{DECK}:{} quotes {}#{}",
+            block.line, block.path, block.anchor
+        );
+        match read_region(&root, &block.path, &block.anchor) {
+            Ok(region) if region.text == block.code => {}
+            Ok(region) => failures.push(format!(
+                "{quoted}, but the block differs from the region (which starts on line {}):\n{}",
+                region.first_line,
+                first_difference(&region.text, &block.code)
+            )),
+            Err(err) => failures.push(format!("{quoted}: {err}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "\n{}\n\nIf the source change is intended, run `cargo run --bin sync-slides` and review \
+         `git diff slides/`; otherwise fix the source.",
+        failures.join("\n\n")
+    );
+}
+
+/// The first line where the source and the slide differ, both shown.
+fn first_difference(source: &str, slide: &str) -> String {
+    let mut source_lines = source.lines();
+    let mut slide_lines = slide.lines();
+    for number in 1.. {
+        match (source_lines.next(), slide_lines.next()) {
+            (Some(a), Some(b)) if a == b => continue,
+            (None, None) => break,
+            (a, b) => {
+                return format!(
+                    "  region line {number}\n    source: {}\n    slide:  {}",
+                    a.unwrap_or("(end of region)"),
+                    b.unwrap_or("(end of block)")
+                );
+            }
+        }
+    }
+    "  (they differ only in white space at line ends)".into()
+}
+
+#[test]
+fn every_rust_block_says_where_it_comes_from() {
+    // A Rust block without a source marker would be code nobody checks. The only
+    // exception is a block explicitly marked as an illustration, not project code.
+    let deck = deck();
+    let lines: Vec<&str> = deck.lines().collect();
+    let mut in_block = false;
+    let mut unmarked = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        let fence = line.trim_start().starts_with("```");
+        if fence && !in_block {
+            in_block = true;
+            let previous = index.checked_sub(1).map_or("", |i| lines[i].trim());
+            let is_rust = line
+                .trim_start()
+                .trim_start_matches('`')
+                .starts_with("rust");
+            let marked =
+                previous.starts_with("<!-- source:") || previous.starts_with("<!-- illustration");
+            if is_rust && !marked {
+                unmarked.push(index + 1);
+            }
+        } else if fence {
+            in_block = false;
+        }
+    }
+    assert!(
+        unmarked.is_empty(),
+        "{DECK}: Rust blocks on lines {unmarked:?} need `<!-- source: PATH#ANCHOR -->` \
+         (or `<!-- illustration -->` if they are not project code)"
+    );
+}
+
+#[test]
+fn the_deck_is_a_marp_gaia_deck() {
+    let deck = deck();
+    let front_matter = deck
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.split_once("\n---\n"))
+        .map(|(front, _)| front)
+        .expect("the deck starts with a --- front matter block");
+    for setting in ["marp: true", "theme: gaia", "paginate: true"] {
+        assert!(
+            front_matter.lines().any(|line| line.trim() == setting),
+            "front matter lacks {setting:?}"
+        );
+    }
+}
+
+#[test]
+fn the_comparison_table_invents_no_performance_figures() {
+    // Until the benchmark has measured the tiers, the performance row must say so.
+    // When bench results are pasted in, they must name where they come from.
+    let deck = deck();
+    let row = deck
+        .lines()
+        .find(|line| line.starts_with("| Throughput"))
+        .expect("the comparison table has a `| Throughput` row");
+    assert!(
+        row.contains("pending") || row.contains("bench"),
+        "the throughput row must say `pending` or cite the benchmark: {row}"
+    );
+}
