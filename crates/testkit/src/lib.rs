@@ -10,6 +10,11 @@
 //!   [`conformance_suite!`], which turns every case into its own `#[test]` for a tier.
 //!   Each tier's `tests/conformance.rs` is a single line calling it, so all three tiers
 //!   run the same cases, and list the same number of tests.
+//! * [`proxy`]: [`proxy::FaultProxy`], a TCP proxy between a tier and PostgreSQL that
+//!   refuses, cuts, delays or black-holes connections on command.
+//! * [`faults`], [`hostile`], [`security`]: outages, overload, shutdown, lost writes,
+//!   generated hostile requests, password and SQL-injection checks, run per tier by
+//!   [`fault_suite!`] from each tier's `tests/faults.rs`.
 //!
 //! The server under test is found through `DATABASE_URL` (default
 //! `postgres://postgres:postgres@localhost:5432/postgres`): its host, port, user and
@@ -22,6 +27,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod conformance;
+pub mod faults;
+pub mod hostile;
+pub mod proxy;
+pub mod security;
 
 use std::net::SocketAddr;
 use std::sync::Once;
@@ -445,7 +454,7 @@ impl TestResponse {
 ///
 /// Use it once per tier, in `tests/conformance.rs`:
 ///
-/// ```ignore
+/// ```text
 /// testkit::conformance_suite!(tier_raw::connect);
 /// ```
 ///

@@ -4,6 +4,10 @@
 //!
 //! `cargo test -p testkit --test cross_tier` (needs PostgreSQL: see the README).
 
+// Test code: a panic with a message is how a failed expectation is reported, in the
+// helpers too (clippy.toml allows expect only inside #[test] functions).
+#![allow(clippy::expect_used)]
+
 use reqwest::Method;
 use serde_json::{Value, json};
 use testkit::{TestApp, TestResponse};

@@ -44,7 +44,12 @@ pub const TIER: TierInfo = TierInfo {
 };
 
 /// The longest a request waits for a pooled connection before it is answered 503.
-pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+///
+/// The contract promises the 503 within 5 s. This deadline covers the whole checkout
+/// (waiting for a free connection, opening a new one, any liveness check); half a
+/// second under 5 s leaves room for the rest of the request. The fault tests measured
+/// the pools answering an outage right at their deadline, so the margin matters.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(4_500);
 
 /// The longest one statement may run on the server. A runaway query is cancelled by
 /// PostgreSQL itself, and the connection is freed for the next request.

@@ -170,6 +170,11 @@ pub enum ApiError {
     /// 413: the body is larger than [`crate::extract::BODY_LIMIT`].
     #[error("request body is larger than the limit")]
     PayloadTooLarge,
+    /// 408: the body did not arrive within [`crate::extract::BODY_READ_TIMEOUT`]. The
+    /// client stalled; without this, the request timeout would answer 503 and blame
+    /// the database, inviting retries of a request the client never finished sending.
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     /// 404: no such user.
     #[error("{0}")]
     NotFound(String),
@@ -202,6 +207,7 @@ impl ApiError {
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -328,5 +334,15 @@ mod tests {
             error_chain(&outer),
             "database unavailable: connection reset"
         );
+    }
+
+    #[test]
+    fn error_chain_prints_a_repeated_cause_once() {
+        // sqlx and SeaORM put their cause's text into their own message too.
+        #[derive(Debug, thiserror::Error)]
+        #[error("pool timed out: {0}")]
+        struct Wrapper(#[source] std::io::Error);
+        let err = Wrapper(std::io::Error::other("connection refused"));
+        assert_eq!(error_chain(&err), "pool timed out: connection refused");
     }
 }

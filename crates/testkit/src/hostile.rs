@@ -1,0 +1,768 @@
+//! Hostile input: generated requests thrown at every endpoint (property-based, with
+//! `proptest`).
+//!
+//! Whatever arrives (any method, a path of any bytes, a query string of junk, any
+//! `Content-Type`, a body of arbitrary JSON or of no JSON at all), the server must:
+//!
+//! 1. never answer 5xx (a 503 would need a fault; there is none here);
+//! 2. answer every error (>= 400) in `application/problem+json`, with the same
+//!    `status` in the body;
+//! 3. answer only statuses its own `/openapi.json` documents for that route and method.
+//!    Two statuses are contract-wide rather than per route (API.md, and the OpenAPI
+//!    document's description, say so): 404 for an unknown route, and 405 with an
+//!    `Allow` header for a known route with a method it does not serve. `/docs` and
+//!    `/openapi.json` are not part of the documented API; for them only 1 and 2 hold.
+//!
+//! Proptest generates the requests, and on a failure shrinks it to a small request
+//! that still fails, and prints it. The runner is synchronous, so each case blocks
+//! on the test's runtime (`block_in_place`, which needs the multi-threaded runtime
+//! the suite uses). Case counts stay modest so the suite stays fast; raise them with
+//! `PROPTEST_CASES=5000` for a deeper run.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::collection::{btree_map, vec};
+use proptest::prelude::*;
+use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use serde_json::{Value, json};
+
+use crate::TestApp;
+use crate::proxy::FaultProxy;
+use users_api::error::PROBLEM_JSON;
+
+/// Cases per property, unless `PROPTEST_CASES` says otherwise.
+const CASES: u32 = 256;
+
+/// One generated request.
+#[derive(Debug, Clone)]
+pub struct HostileRequest {
+    /// Any method, standard or not.
+    pub method: String,
+    /// Starts with `/`; may hold percent-escapes, valid or not.
+    pub path: String,
+    /// The query string, without `?`.
+    pub query: Option<String>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The body, if any.
+    pub body: Option<Vec<u8>>,
+    /// An `x-request-id` header, if any (bytes, not all of them valid in a header).
+    pub request_id: Option<Vec<u8>>,
+}
+
+/// What the server answered.
+#[derive(Debug)]
+struct Answer {
+    /// The path as sent (after URL normalisation).
+    path: String,
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+/// Route templates and methods of `/openapi.json`, with their documented statuses.
+type Documented = BTreeMap<(String, String), BTreeSet<u16>>;
+
+async fn documented(app: &TestApp) -> Documented {
+    let doc = app.get("/openapi.json").await.json();
+    let mut statuses = Documented::new();
+    for (template, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let Some(responses) = operation["responses"].as_object() else {
+                continue;
+            };
+            let codes = responses
+                .keys()
+                .filter_map(|code| code.parse().ok())
+                .collect();
+            statuses.insert((template.clone(), method.clone()), codes);
+        }
+    }
+    assert!(!statuses.is_empty(), "/openapi.json documents nothing");
+    statuses
+}
+
+/// Which documented route a path falls on, as axum routes it.
+fn route_of(path: &str) -> Route {
+    if path == "/users" || path == "/health" {
+        return Route::Api(path.to_owned());
+    }
+    if let Some(id) = path.strip_prefix("/users/")
+        && !id.is_empty()
+        && !id.contains('/')
+    {
+        return Route::Api("/users/{id}".to_owned());
+    }
+    if path == "/openapi.json" || path == "/docs" || path.starts_with("/docs/") {
+        return Route::Undocumented;
+    }
+    Route::Unknown
+}
+
+enum Route {
+    /// A route of the API, by its OpenAPI template.
+    Api(String),
+    /// `/docs` and `/openapi.json`: served, but not part of the API document.
+    Undocumented,
+    /// Anything else: must be 404.
+    Unknown,
+}
+
+async fn send(app: &TestApp, request: &HostileRequest) -> Result<Option<Answer>, String> {
+    let mut url = format!("{}{}", app.base_url, request.path);
+    if let Some(query) = &request.query {
+        url.push('?');
+        url.push_str(query);
+    }
+    // A string no URL parser accepts cannot be sent by an HTTP client at all.
+    let Ok(url) = reqwest::Url::parse(&url) else {
+        return Ok(None);
+    };
+    let method = reqwest::Method::from_bytes(request.method.as_bytes())
+        .map_err(|err| format!("bad generated method: {err}"))?;
+    let mut builder = app.client.request(method, url.clone());
+    if let Some(content_type) = &request.content_type {
+        let Ok(value) = HeaderValue::from_str(content_type) else {
+            return Ok(None);
+        };
+        builder = builder.header(CONTENT_TYPE, value);
+    }
+    if let Some(body) = &request.body {
+        builder = builder.body(body.clone());
+    }
+    // Bytes no header may hold (control characters) are left out, not sent.
+    if let Some(value) = request
+        .request_id
+        .as_deref()
+        .and_then(|id| HeaderValue::from_bytes(id).ok())
+    {
+        builder = builder.header("x-request-id", value);
+    }
+    let response = builder
+        .timeout(std::time::Duration::from_secs(20))
+        .send()
+        .await
+        .map_err(|err| format!("no answer: {err}"))?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|err| format!("the body broke off: {err}"))?
+        .to_vec();
+    Ok(Some(Answer {
+        path: url.path().to_owned(),
+        status,
+        headers,
+        body,
+    }))
+}
+
+/// The three properties of the module documentation, for one answer.
+fn check(documented: &Documented, request: &HostileRequest, answer: &Answer) -> Result<(), String> {
+    let status = answer.status;
+    let body = String::from_utf8_lossy(&answer.body);
+    if status >= 500 {
+        return Err(format!("answered {status}: {body}"));
+    }
+    // Every response carries x-request-id: the caller's, if it sent a valid one.
+    let echoed = answer
+        .headers
+        .get("x-request-id")
+        .map(HeaderValue::as_bytes);
+    // HTTP strips white space around a header value (RFC 9110 §5.5) on the way in.
+    let sent = request
+        .request_id
+        .as_deref()
+        .filter(|id| HeaderValue::from_bytes(id).is_ok())
+        .map(|id| id.trim_ascii());
+    match (sent, echoed) {
+        (_, None) => return Err("no x-request-id on the response".to_owned()),
+        (Some(sent), Some(echoed)) if sent != echoed => {
+            return Err(format!("x-request-id {sent:?} came back as {echoed:?}"));
+        }
+        _ => {}
+    }
+    if status >= 400 {
+        let content_type = answer
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok());
+        if content_type != Some(PROBLEM_JSON) {
+            return Err(format!(
+                "{status} as {content_type:?}, not problem+json: {body}"
+            ));
+        }
+        // A HEAD answer carries the headers of a GET, without its body.
+        if request.method != "HEAD" {
+            let problem: Value = serde_json::from_slice(&answer.body)
+                .map_err(|err| format!("{status}: problem body is not JSON ({err}): {body}"))?;
+            if problem["status"] != status {
+                return Err(format!("{status}, but the body says {}", problem["status"]));
+            }
+        }
+    }
+    match route_of(&answer.path) {
+        Route::Undocumented => Ok(()),
+        Route::Unknown if status == 404 => Ok(()),
+        Route::Unknown => Err(format!("unknown route {} answered {status}", answer.path)),
+        Route::Api(template) => {
+            let method = match request.method.as_str() {
+                "GET" | "HEAD" => "get",
+                "POST" => "post",
+                "PATCH" => "patch",
+                "DELETE" => "delete",
+                "PUT" => "put",
+                _ => "",
+            };
+            match documented.get(&(template.clone(), method.to_owned())) {
+                Some(statuses) if statuses.contains(&status) => Ok(()),
+                Some(statuses) => Err(format!(
+                    "{} {template} answered {status}, documented: {statuses:?}: {body}",
+                    request.method
+                )),
+                None if status == 405 && answer.headers.contains_key("allow") => Ok(()),
+                None => Err(format!(
+                    "{} is not served on {template}, yet answered {status} (not 405 with Allow)",
+                    request.method
+                )),
+            }
+        }
+    }
+}
+
+/// Runs `strategy`'s requests against `app`, checking each answer.
+async fn run(app: &TestApp, strategy: impl Strategy<Value = HostileRequest>) {
+    let documented = documented(app).await;
+    let runtime = tokio::runtime::Handle::current();
+    let mut config = ProptestConfig {
+        // Failures are printed, not written into the source tree.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = CASES;
+    }
+    let mut runner = TestRunner::new(config);
+    let seen = std::sync::Mutex::new(BTreeMap::<u16, usize>::new());
+    let result = tokio::task::block_in_place(|| {
+        runner
+            .run(&strategy, |request| {
+                let answer = runtime
+                    .block_on(send(app, &request))
+                    .map_err(TestCaseError::fail)?;
+                let Some(answer) = answer else {
+                    return Err(TestCaseError::reject("not sendable"));
+                };
+                *seen
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .entry(answer.status)
+                    .or_default() += 1;
+                check(&documented, &request, &answer).map_err(TestCaseError::fail)
+            })
+            // The failure report (the shrunk request and why it failed), as text.
+            .map_err(|failure| failure.to_string())
+    });
+    if let Err(failure) = result {
+        panic!("hostile input broke the contract: {failure}");
+    }
+    let seen = seen
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    println!("FIGURE hostile: statuses seen {seen:?}");
+}
+
+async fn seed(app: &TestApp) {
+    // A few users, so that generated ids 1..=5 and the emails below hit real rows:
+    // reads that find something, updates that conflict (409).
+    for (name, email) in [("Ada", "ada@example.com"), ("Grace", "grace@example.com")] {
+        app.create_user(name, email).await;
+    }
+}
+
+/// Any method, any path under the API, any query string, any `Content-Type`, any body.
+pub async fn random_requests_never_fail_the_contract(app: &TestApp, _proxy: &FaultProxy) {
+    seed(app).await;
+    let request = (
+        method(),
+        path(),
+        query(),
+        content_type(),
+        body(),
+        request_id(),
+    )
+        .prop_map(
+            |(method, path, query, content_type, body, request_id)| HostileRequest {
+                method,
+                path,
+                query,
+                content_type,
+                body,
+                request_id,
+            },
+        );
+    run(app, request).await;
+}
+
+/// Bodies aimed at the validation and the database: `POST /users` and
+/// `PATCH /users/{id}` with a JSON content type and generated JSON (objects with
+/// `name` and `email` of every shape, strings with control characters, NULs, huge
+/// numbers, deep nesting, unicode of every plane).
+pub async fn random_bodies_never_fail_the_contract(app: &TestApp, _proxy: &FaultProxy) {
+    seed(app).await;
+    let target = prop_oneof![
+        Just(("POST".to_owned(), "/users".to_owned())),
+        (1i64..6).prop_map(|id| ("PATCH".to_owned(), format!("/users/{id}"))),
+    ];
+    let content_type = prop::sample::select(vec![
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/merge-patch+json",
+    ]);
+    let body = prop_oneof![
+        6 => user_object().prop_map(|value| serde_json::to_vec(&value).expect("serialize")),
+        2 => json_value().prop_map(|value| serde_json::to_vec(&value).expect("serialize")),
+        1 => special_body(),
+    ];
+    let request = (target, content_type, body).prop_map(|((method, path), content_type, body)| {
+        HostileRequest {
+            method,
+            path,
+            query: None,
+            content_type: Some(content_type.to_owned()),
+            body: Some(body),
+            request_id: None,
+        }
+    });
+    run(app, request).await;
+}
+
+/// Requests no HTTP client would send, written byte by byte on a socket: broken
+/// framing, conflicting lengths, oversized URI and headers, invalid bytes, a body
+/// shorter than announced. Never a 5xx. Every error with a body is problem+json.
+///
+/// Requests that do not even parse as HTTP are answered by hyper itself (400, 414,
+/// 431), before any layer of ours sees them: those answers have no body and no
+/// `Content-Type` at all, and are the one exception to "every error is problem+json"
+/// (hyper offers no hook to shape them).
+pub async fn malformed_http_never_fails_the_contract(app: &TestApp, _proxy: &FaultProxy) {
+    use tokio::io::AsyncWriteExt;
+
+    let long = "a".repeat(70_000);
+    let huge = "a".repeat(500_000);
+    let json = "Content-Type: application/json";
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("header without colon", b"GET /users HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n".to_vec()),
+        ("not HTTP", b"GARBAGE\r\n\r\n".to_vec()),
+        ("broken chunk", format!("POST /users HTTP/1.1\r\nHost: x\r\n{json}\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n").into_bytes()),
+        ("two lengths", format!("POST /users HTTP/1.1\r\nHost: x\r\n{json}\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcde").into_bytes()),
+        ("length beyond u64", format!("POST /users HTTP/1.1\r\nHost: x\r\n{json}\r\nContent-Length: 99999999999999999999\r\n\r\n{{}}").into_bytes()),
+        ("body shorter than its length", format!("POST /users HTTP/1.1\r\nHost: x\r\n{json}\r\nContent-Length: 100\r\n\r\n{{}}").into_bytes()),
+        ("patch, body short", format!("PATCH /users/1 HTTP/1.1\r\nHost: x\r\n{json}\r\nContent-Length: 100\r\n\r\n{{\"na").into_bytes()),
+        ("70 kB query", format!("GET /users?{long} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes()),
+        ("70 kB header", format!("GET /users HTTP/1.1\r\nHost: x\r\nX-Big: {long}\r\n\r\n").into_bytes()),
+        ("500 kB header", format!("GET /users HTTP/1.1\r\nHost: x\r\nX-Big: {huge}\r\n\r\n").into_bytes()),
+        ("non-ASCII request id and type", b"POST /users HTTP/1.1\r\nHost: x\r\nx-request-id: \xff\xfe\r\nContent-Type: \xff\r\nContent-Length: 2\r\n\r\n{}".to_vec()),
+        ("HTTP/1.0 without Host", b"GET /users HTTP/1.0\r\n\r\n".to_vec()),
+        ("HTTP/2.0 as text", b"GET /users HTTP/2.0\r\nHost: x\r\n\r\n".to_vec()),
+        ("absolute URI", b"GET http://elsewhere.example/users HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
+        ("asterisk", b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
+        ("CONNECT", b"CONNECT elsewhere.example:80 HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
+        ("NUL in path", b"GET /users/%00 HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
+        ("raw byte in path", b"GET /users/\xff HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
+        ("gzip body", format!("POST /users HTTP/1.1\r\nHost: x\r\n{json}\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\n").into_bytes().into_iter().chain([0x1f, 0x8b, 0x08, 0x00]).collect()),
+    ];
+    let mut bare = Vec::new();
+    for (what, request) in &cases {
+        let mut stream = tokio::net::TcpStream::connect(app.addr)
+            .await
+            .expect("connect");
+        // The server may answer and close before reading everything: fine.
+        let _ = stream.write_all(request).await;
+        // A client that sent a body shorter than announced hangs up: the server must see
+        // the body end early. (hyper drops a request whose client half-closed, so the
+        // others keep the connection open and read one answer.)
+        if what.contains("short") {
+            let _ = stream.shutdown().await;
+        }
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            read_one_answer(&mut stream),
+        )
+        .await;
+        let Ok(answer) = answer else {
+            panic!("{what}: no answer and no close within 10 s");
+        };
+        let text = String::from_utf8_lossy(&answer);
+        let Some(status) = text
+            .strip_prefix("HTTP/1.")
+            .and_then(|rest| rest.get(2..5))
+            .and_then(|code| code.parse::<u16>().ok())
+        else {
+            // Closed without an answer (what hyper does with some garbage): no 5xx.
+            bare.push(format!("{what}: closed"));
+            continue;
+        };
+        assert!(status < 500, "{what}: answered {status}:\n{text}");
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let head = head.to_ascii_lowercase();
+        if status >= 400 {
+            if head.contains(&format!("content-type: {PROBLEM_JSON}")) {
+                continue;
+            }
+            assert!(
+                body.is_empty(),
+                "{what}: {status} with a body that is not problem+json:\n{text}"
+            );
+            bare.push(format!("{what}: bare {status}"));
+        }
+    }
+    println!("FIGURE malformed HTTP answered by hyper itself: {bare:?}");
+}
+
+/// A client that announces a body and then stalls, sending nothing more and not
+/// hanging up: answered 408 problem+json once `BODY_READ_TIMEOUT` (10 s) has passed,
+/// not 503 by the 12 s request timeout (a 5xx would blame the server and invite
+/// retries).
+pub async fn stalled_body_is_408_not_5xx(app: &TestApp, _proxy: &FaultProxy) {
+    use tokio::io::AsyncWriteExt;
+
+    let user = app.create_user("Ada", "ada@example.com").await;
+    let id = user["id"].as_i64().expect("id");
+    let stall = |head: String| async move {
+        let mut stream = tokio::net::TcpStream::connect(app.addr)
+            .await
+            .expect("connect");
+        stream.write_all(head.as_bytes()).await.expect("send");
+        let started = tokio::time::Instant::now();
+        let answer = tokio::time::timeout(
+            users_api::app::REQUEST_TIMEOUT + std::time::Duration::from_secs(5),
+            read_one_answer(&mut stream),
+        )
+        .await
+        .expect("an answer");
+        (
+            String::from_utf8_lossy(&answer).into_owned(),
+            started.elapsed(),
+        )
+    };
+    let json = "Content-Type: application/json\r\nContent-Length: 100";
+    let (post, patch) = tokio::join!(
+        stall(format!(
+            "POST /users HTTP/1.1\r\nHost: x\r\n{json}\r\n\r\n{{\"name\""
+        )),
+        stall(format!(
+            "PATCH /users/{id} HTTP/1.1\r\nHost: x\r\n{json}\r\n\r\n{{"
+        )),
+    );
+    for (answer, elapsed) in [&post, &patch] {
+        assert!(
+            answer.starts_with("HTTP/1.1 408 "),
+            "after {elapsed:?}:\n{answer}"
+        );
+        let lower = answer.to_ascii_lowercase();
+        assert!(
+            lower.contains(&format!("content-type: {PROBLEM_JSON}")),
+            "{answer}"
+        );
+        assert!(answer.contains("\"status\":408"), "{answer}");
+        assert!(
+            *elapsed < users_api::app::REQUEST_TIMEOUT,
+            "408 only after {elapsed:?}"
+        );
+    }
+    println!(
+        "FIGURE stalled body: 408 after {} ms (POST), {} ms (PATCH)",
+        post.1.as_millis(),
+        patch.1.as_millis()
+    );
+}
+
+/// Reads one HTTP/1 answer: its head, then `Content-Length` bytes of body (or up to
+/// the close).
+async fn read_one_answer(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 8192];
+    loop {
+        if let Some(end) = answer.windows(4).position(|window| window == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&answer[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length:"))
+                .and_then(|value| value.trim().parse::<usize>().ok());
+            if let Some(length) = length
+                && answer.len() >= end + 4 + length
+            {
+                return answer;
+            }
+        }
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => return answer,
+            Ok(read) => answer.extend_from_slice(&buffer[..read]),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Strategies
+// ---------------------------------------------------------------------------------
+
+fn method() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => prop::sample::select(vec!["GET", "POST", "PATCH", "DELETE"]),
+        1 => prop::sample::select(vec!["PUT", "HEAD", "OPTIONS", "TRACE", "PURGE", "get", "Patch"]),
+    ]
+    .prop_map(str::to_owned)
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                char::from(byte).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect()
+}
+
+fn segment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        2 => (1i64..6).prop_map(|id| id.to_string()),
+        2 => any::<i64>().prop_map(|id| id.to_string()),
+        1 => any::<u128>().prop_map(|n| n.to_string()),
+        2 => prop::sample::select(vec![
+            "", "0", "-0", "+1", "1.5", "1e3", "%201", "0x10", "%", "%zz", "%FF", "%00", "..",
+            ".", "%2F", "%2e%2e", "null", "9223372036854775807", "9223372036854775808",
+            "-9223372036854775809", "%EF%BC%91", "1;2", "1,2", "~1",
+        ])
+        .prop_map(str::to_owned),
+        2 => any::<String>().prop_map(|text| encode(&text)),
+        1 => "[ -~]{0,12}".prop_map(|text| encode(&text)),
+    ]
+}
+
+fn path() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => Just("/users".to_owned()),
+        5 => segment().prop_map(|id| format!("/users/{id}")),
+        1 => (segment(), segment()).prop_map(|(a, b)| format!("/users/{a}/{b}")),
+        1 => Just("/health".to_owned()),
+        1 => prop::sample::select(vec![
+            "/openapi.json", "/docs", "/docs/", "/docs/index.html", "/", "/users/", "//users",
+            "/USERS", "/health/", "/users//1", "/users/1/", "/%75sers",
+        ])
+        .prop_map(str::to_owned),
+        1 => segment().prop_map(|rest| format!("/docs/{rest}")),
+        1 => segment().prop_map(|rest| format!("/{rest}")),
+    ]
+}
+
+fn query_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        2 => (-2i64..600).prop_map(|n| n.to_string()),
+        1 => any::<i64>().prop_map(|n| n.to_string()),
+        1 => prop::sample::select(vec![
+            "", "abc", "1.5", "1e2", " 5", "5 ", "+5", "-0", "0x1", "99999999999999999999",
+            "NaN", "1\u{0}", "５",
+        ])
+        .prop_map(str::to_owned),
+        1 => any::<String>(),
+    ]
+}
+
+fn query() -> impl Strategy<Value = Option<String>> {
+    let key = prop_oneof![
+        4 => prop::sample::select(vec!["limit", "after_id"]).prop_map(str::to_owned),
+        1 => any::<String>(),
+    ];
+    prop_oneof![
+        2 => Just(None),
+        4 => vec((key, query_value()), 0..4).prop_map(|pairs| {
+            Some(
+                form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs)
+                    .finish(),
+            )
+        }),
+        1 => "[ -~]{0,30}".prop_map(Some),
+    ]
+}
+
+fn content_type() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        2 => Just(None),
+        4 => Just(Some("application/json".to_owned())),
+        2 => prop::sample::select(vec![
+            "application/json; charset=utf-8", "APPLICATION/JSON", "application/problem+json",
+            "application/merge-patch+json", "text/plain", "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x", "application/json; charset=utf-16",
+            "application/", "json", ";", "", "application/json;;;", "application/+json",
+        ])
+        .prop_map(|value| Some(value.to_owned())),
+        1 => "[ -~]{0,40}".prop_map(Some),
+    ]
+}
+
+fn request_id() -> impl Strategy<Value = Option<Vec<u8>>> {
+    prop_oneof![
+        3 => Just(None),
+        1 => "[ -~]{0,40}".prop_map(|id| Some(id.into_bytes())),
+        1 => vec(any::<u8>(), 0..40).prop_map(Some),
+        1 => (1usize..8000).prop_map(|n| Some(vec![b'r'; n])),
+    ]
+}
+
+fn body() -> impl Strategy<Value = Option<Vec<u8>>> {
+    prop_oneof![
+        2 => Just(None),
+        3 => user_object().prop_map(|value| Some(serde_json::to_vec(&value).expect("serialize"))),
+        2 => json_value().prop_map(|value| Some(serde_json::to_vec(&value).expect("serialize"))),
+        1 => vec(any::<u8>(), 0..64).prop_map(Some),
+        1 => special_body().prop_map(Some),
+    ]
+}
+
+/// Strings a validator or a database might trip on.
+fn hostile_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => any::<String>(),
+        2 => "\\PC{0,120}",
+        2 => prop::sample::select(vec![
+            "", " ", "\u{0}", "A\u{0}B", "Robert'); DROP TABLE users;--", "\u{feff}Ada",
+            "\u{202e}evil", "e\u{301}", "𝕏", "\u{ffff}", "\u{10ffff}", "\u{85}", "\t\n",
+            "\u{2028}", "\\", "\"", "%s%n", "${jndi:x}", "<script>", "ada@example.com",
+            "ADA@EXAMPLE.COM", " grace@example.com ",
+        ])
+        .prop_map(str::to_owned),
+        1 => (95usize..=105).prop_map(|n| "é".repeat(n)),
+        1 => (250usize..=260).prop_map(|n| format!("{}@example.com", "a".repeat(n - 12))),
+        1 => (1usize..3000).prop_map(|n| "x".repeat(n)),
+    ]
+}
+
+/// Strings shaped like e-mail addresses, mostly valid, some too long, some taken.
+fn email_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => "[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]{1,40}@[a-zA-Z0-9]([a-zA-Z0-9-]{0,20}[a-zA-Z0-9])?(\\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?){1,4}",
+        1 => prop::sample::select(vec!["ada@example.com", "ADA@example.COM", "grace@example.com"])
+            .prop_map(str::to_owned),
+        2 => hostile_string(),
+    ]
+}
+
+fn leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_filter_map("JSON has no NaN or infinity", |f| {
+            serde_json::Number::from_f64(f).map(Value::Number)
+        }),
+        hostile_string().prop_map(Value::String),
+    ]
+}
+
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::sample::select(vec!["name", "email", "id", "created_at", "NAME", ""])
+            .prop_map(str::to_owned),
+        1 => any::<String>(),
+    ]
+}
+
+/// Arbitrary JSON, nested up to 4 levels.
+fn json_value() -> impl Strategy<Value = Value> {
+    leaf().prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            vec(inner.clone(), 0..6).prop_map(Value::Array),
+            btree_map(key(), inner, 0..6).prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
+/// Objects shaped like `UserCreate` / `UserUpdate`: each member present or not, a
+/// string or any other JSON, sometimes with an extra member.
+fn user_object() -> impl Strategy<Value = Value> {
+    let name = prop_oneof![4 => hostile_string().prop_map(Value::String), 1 => leaf()];
+    let email = prop_oneof![4 => email_string().prop_map(Value::String), 1 => leaf()];
+    let extra = prop::option::weighted(0.15, (key(), json_value()));
+    (
+        prop::option::weighted(0.85, name),
+        prop::option::weighted(0.85, email),
+        extra,
+    )
+        .prop_map(|(name, email, extra)| {
+            let mut object = serde_json::Map::new();
+            if let Some((key, value)) = extra {
+                object.insert(key, value);
+            }
+            if let Some(name) = name {
+                object.insert("name".to_owned(), name);
+            }
+            if let Some(email) = email {
+                object.insert("email".to_owned(), email);
+            }
+            Value::Object(object)
+        })
+}
+
+/// Bodies no generator above makes: broken JSON, numbers beyond every range, nesting
+/// beyond the parser's limit, invalid escapes and encodings, the size limit's edges.
+fn special_body() -> impl Strategy<Value = Vec<u8>> {
+    let deep = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth)).into_bytes();
+    let sized = |size: usize| {
+        let name = "n".repeat(size.saturating_sub(40));
+        serde_json::to_vec(&json!({"name": name, "email": "big@example.com"})).expect("serialize")
+    };
+    prop_oneof![
+        prop::sample::select(vec![
+            &b""[..],
+            b"{",
+            b"{\"name\":",
+            b"{\"name\": \"a\", \"email\": \"b@c.de\"} trailing",
+            b"{\"name\": \"\\ud800\", \"email\": \"a@b.co\"}",
+            b"{\"name\": \"\\u0000\", \"email\": \"a@b.co\"}",
+            b"{\"name\": \"a\", \"email\": \"a@b.co\", \"name\": \"dup\"}",
+            b"\xef\xbb\xbf{\"name\": \"bom\", \"email\": \"bom@b.co\"}",
+            b"{\"name\": 1e999999, \"email\": \"a@b.co\"}",
+            b"{\"name\": -0, \"email\": 123456789012345678901234567890}",
+            b"{\"name\": \"\xff\xfe\", \"email\": \"a@b.co\"}",
+            b"nul",
+            b"NaN",
+            b"{'name': 'single'}",
+            b"\"\\uDEAD\"",
+        ])
+        .prop_map(<[u8]>::to_vec),
+        (100usize..2000).prop_map(deep),
+        prop::sample::select(vec![16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 64 * 1024])
+            .prop_map(sized),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_classified_as_axum_routes_them() {
+        assert!(matches!(route_of("/users"), Route::Api(t) if t == "/users"));
+        assert!(matches!(route_of("/users/%FF"), Route::Api(t) if t == "/users/{id}"));
+        assert!(matches!(route_of("/users/"), Route::Unknown));
+        assert!(matches!(route_of("/users/1/2"), Route::Unknown));
+        assert!(matches!(route_of("/docs/x.js"), Route::Undocumented));
+        assert!(matches!(route_of("/USERS"), Route::Unknown));
+    }
+
+    #[test]
+    fn encode_keeps_only_unreserved() {
+        assert_eq!(encode("a b/é"), "a%20b%2F%C3%A9");
+    }
+}
