@@ -1,0 +1,420 @@
+//! The command line, and the [`Plan`] it resolves to.
+//!
+//! Every option has a default for the full run; `--quick` swaps in smaller ones
+//! (fewer rows, one round, short windows, three workloads) so that a run finishes in
+//! under a minute on a 2-core machine. An option given explicitly always wins over
+//! both, so `--quick --workloads get` is a quick run of `get` alone.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, ValueEnum};
+use users_api::DatabaseConfig;
+
+/// The admin connection when neither `--database-url` nor `DATABASE_URL` is given.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// `cargo run -p bench --release -- [options]`: measures the three /users tiers.
+#[derive(Debug, Parser)]
+#[command(name = "bench", version, about, long_about = None)]
+pub struct Options {
+    /// Users seeded into the bench database [default: 10000; --quick: 2000].
+    #[arg(long)]
+    pub rows: Option<u64>,
+    /// Concurrent keep-alive HTTP connections (and pgbench clients).
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Measured seconds per run [default: 8; --quick: 2].
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Warm-up seconds before each measured window [default: 2; --quick: 0.5].
+    #[arg(long)]
+    pub warmup: Option<f64>,
+    /// Rounds of A B C ...; the report shows the median over rounds [default: 3; --quick: 1].
+    #[arg(long)]
+    pub rounds: Option<usize>,
+    /// Workloads, comma-separated [default: get,list,create,update,mixed; --quick: get,list,mixed].
+    #[arg(long, value_delimiter = ',')]
+    pub workloads: Option<Vec<Workload>>,
+    /// Tiers, comma-separated [default: raw,sqlx,orm,raw-pipelined].
+    #[arg(long, value_delimiter = ',')]
+    pub tiers: Option<Vec<TierKind>>,
+    /// A run that finishes in under a minute (release binaries already built).
+    #[arg(long)]
+    pub quick: bool,
+    /// Admin connection to the server [default: $DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres].
+    /// Only its server and credentials are used; the bench database is created beside it.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// The dedicated database, dropped and recreated at every run.
+    #[arg(long, default_value = "users_bench")]
+    pub bench_database: String,
+    /// Where report.md, report.json and report.svg go [default: <workspace>/target/bench].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Do not run `cargo build --release` for the tiers; use the binaries as they are.
+    #[arg(long)]
+    pub no_build: bool,
+    /// Extra environment for every tier process, e.g. `--env DB_POOL_SIZE=32` (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env_pair)]
+    pub env: Vec<(String, String)>,
+    /// Sequential requests per tier and workload through the counting proxy [default: 200; --quick: 50].
+    #[arg(long)]
+    pub round_trip_requests: Option<usize>,
+    /// Seconds per pgbench ceiling (whole seconds) [default: 8; --quick: 2].
+    #[arg(long)]
+    pub pgbench_duration: Option<u64>,
+    /// Skip the pgbench ceilings.
+    #[arg(long)]
+    pub no_pgbench: bool,
+    /// Skip the round-trip counts through the proxy.
+    #[arg(long)]
+    pub no_round_trips: bool,
+    /// Keep the bench database after the run (it is dropped by default).
+    #[arg(long)]
+    pub keep_database: bool,
+}
+
+/// One kind of traffic. Each request of a workload is one HTTP request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum)]
+pub enum Workload {
+    /// `GET /users/{id}`, a random existing id.
+    Get,
+    /// `GET /users?limit=50&after_id=A`, a random `A` (always a full page).
+    List,
+    /// `POST /users` with a unique email.
+    Create,
+    /// `PATCH /users/{id}` renaming a random existing user.
+    Update,
+    /// 90 % `get`, 10 % `create`.
+    Mixed,
+    /// `GET /users?limit=50` (the first page), to compare with `list-last`.
+    ListFirst,
+    /// `GET /users?limit=50&after_id=ROWS-50` (the last full page): keyset pagination
+    /// should make it cost what the first page costs, even at a million rows.
+    ListLast,
+}
+
+impl Workload {
+    /// The name used on the command line and in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Get => "get",
+            Self::List => "list",
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Mixed => "mixed",
+            Self::ListFirst => "list-first",
+            Self::ListLast => "list-last",
+        }
+    }
+
+    /// The workloads it is made of (itself, except `mixed`), so that a warm-up can
+    /// prepare every statement it will use.
+    pub fn parts(self) -> Vec<Workload> {
+        match self {
+            Self::Mixed => vec![Self::Get, Self::Create],
+            other => vec![other],
+        }
+    }
+
+    /// Whether it adds or changes rows (the bench database is tidied after it).
+    pub fn writes(self) -> bool {
+        matches!(self, Self::Create | Self::Update | Self::Mixed)
+    }
+}
+
+/// Which server to run. `RawPipelined` is the tier-raw binary with `DB_PIPELINE=true`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+pub enum TierKind {
+    /// tier-raw: tokio-postgres + deadpool-postgres.
+    #[value(alias = "tier-raw")]
+    Raw,
+    /// tier-sqlx: sqlx.
+    #[value(alias = "tier-sqlx")]
+    Sqlx,
+    /// tier-orm: SeaORM.
+    #[value(alias = "tier-orm")]
+    Orm,
+    /// tier-raw with `DB_PIPELINE=true` (reads share a few pipelined clients).
+    #[value(alias = "tier-raw-pipelined")]
+    RawPipelined,
+}
+
+/// How one tier row of the report is run: which binary, with which extra environment.
+#[derive(Debug, Clone, Copy)]
+pub struct TierSpec {
+    /// Which tier.
+    pub kind: TierKind,
+    /// The row's name in the report.
+    pub label: &'static str,
+    /// The Cargo package, which is also the binary's name.
+    pub package: &'static str,
+    /// Environment that makes this variant (on top of the bench's own).
+    pub env: &'static [(&'static str, &'static str)],
+}
+
+impl TierKind {
+    /// Everything needed to run it.
+    pub fn spec(self) -> TierSpec {
+        let (label, package, env): (_, _, &'static [(&str, &str)]) = match self {
+            Self::Raw => ("tier-raw", "tier-raw", &[]),
+            Self::Sqlx => ("tier-sqlx", "tier-sqlx", &[]),
+            Self::Orm => ("tier-orm", "tier-orm", &[]),
+            Self::RawPipelined => (
+                "tier-raw (pipelined)",
+                "tier-raw",
+                &[("DB_PIPELINE", "true")],
+            ),
+        };
+        TierSpec {
+            kind: self,
+            label,
+            package,
+            env,
+        }
+    }
+}
+
+/// Everything a run will do, with every default filled in.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Users seeded.
+    pub rows: u64,
+    /// HTTP connections (and pgbench clients).
+    pub connections: usize,
+    /// Warm-up before each measured window.
+    pub warmup: Duration,
+    /// The measured window.
+    pub duration: Duration,
+    /// Rounds of every tier in turn.
+    pub rounds: usize,
+    /// Workloads, in the order they run.
+    pub workloads: Vec<Workload>,
+    /// Tier rows, in the order they run within a round.
+    pub tiers: Vec<TierSpec>,
+    /// `--quick` was given.
+    pub quick: bool,
+    /// The server and credentials (the `postgres` maintenance database).
+    pub admin: DatabaseConfig,
+    /// The dedicated bench database on the same server.
+    pub bench_db: DatabaseConfig,
+    /// Where the report files go.
+    pub out: PathBuf,
+    /// Run `cargo build --release` for the tiers first.
+    pub build: bool,
+    /// Extra environment for every tier.
+    pub env: Vec<(String, String)>,
+    /// Sequential requests per round-trip count (0: skip the counts).
+    pub round_trip_requests: usize,
+    /// Workloads whose round trips are also counted under load (`--quick`: only get).
+    pub round_trip_load: Vec<Workload>,
+    /// Whole seconds per pgbench ceiling (0: skip pgbench).
+    pub pgbench_seconds: u64,
+    /// Drop the bench database at the end.
+    pub drop_database: bool,
+}
+
+impl Options {
+    /// Fills in the defaults (`--quick` ones if asked) and checks the values.
+    /// `env_database_url` is `$DATABASE_URL`, passed in so tests need no environment.
+    pub fn plan(
+        &self,
+        env_database_url: Option<String>,
+        workspace_root: &std::path::Path,
+    ) -> anyhow::Result<Plan> {
+        let quick = self.quick;
+        let pick = |given: Option<f64>, full: f64, fast: f64| {
+            given.unwrap_or(if quick { fast } else { full })
+        };
+        let seconds = |name: &str, value: f64| -> anyhow::Result<Duration> {
+            Duration::try_from_secs_f64(value)
+                .ok()
+                .filter(|d| *d <= Duration::from_secs(3600))
+                .with_context(|| format!("--{name} must be between 0 and 3600 seconds"))
+        };
+        let rows = self.rows.unwrap_or(if quick { 2_000 } else { 10_000 });
+        anyhow::ensure!(
+            (100..=100_000_000).contains(&rows),
+            "--rows must be between 100 and 100,000,000"
+        );
+        anyhow::ensure!(
+            (1..=1000).contains(&self.connections),
+            "--connections must be between 1 and 1000"
+        );
+        let duration = seconds("duration", pick(self.duration, 8.0, 2.0))?;
+        anyhow::ensure!(
+            duration >= Duration::from_millis(100),
+            "--duration must be at least 0.1 s"
+        );
+        let rounds = self.rounds.unwrap_or(if quick { 1 } else { 3 });
+        anyhow::ensure!((1..=100).contains(&rounds), "--rounds must be 1 to 100");
+        let workloads = dedup(self.workloads.clone().unwrap_or_else(|| {
+            if quick {
+                vec![Workload::Get, Workload::List, Workload::Mixed]
+            } else {
+                vec![
+                    Workload::Get,
+                    Workload::List,
+                    Workload::Create,
+                    Workload::Update,
+                    Workload::Mixed,
+                ]
+            }
+        }));
+        let tiers = dedup(self.tiers.clone().unwrap_or_else(|| {
+            vec![
+                TierKind::Raw,
+                TierKind::Sqlx,
+                TierKind::Orm,
+                TierKind::RawPipelined,
+            ]
+        }));
+        anyhow::ensure!(!workloads.is_empty(), "--workloads is empty");
+        anyhow::ensure!(!tiers.is_empty(), "--tiers is empty");
+        let url = self
+            .database_url
+            .clone()
+            .or(env_database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        // Parsed by the contract's own type: the password stays in a secret, and every
+        // message about a bad URL leaves it out.
+        let server = DatabaseConfig::parse(&url).context("--database-url / DATABASE_URL")?;
+        anyhow::ensure!(
+            !self.bench_database.is_empty() && self.bench_database != "postgres",
+            "--bench-database must name a database of its own (it is dropped at every run)"
+        );
+        // Each costs a 1.3 s window per tier; --quick keeps the one that matters most.
+        let round_trip_load = if quick {
+            workloads
+                .iter()
+                .copied()
+                .filter(|w| *w == Workload::Get)
+                .collect()
+        } else {
+            workloads.clone()
+        };
+        Ok(Plan {
+            rows,
+            connections: self.connections,
+            warmup: seconds("warmup", pick(self.warmup, 2.0, 0.5))?,
+            duration,
+            rounds,
+            workloads,
+            tiers: tiers.into_iter().map(TierKind::spec).collect(),
+            quick,
+            admin: server.with_database("postgres"),
+            bench_db: server.with_database(&self.bench_database),
+            out: self
+                .out
+                .clone()
+                .unwrap_or_else(|| workspace_root.join("target").join("bench")),
+            build: !self.no_build,
+            env: self.env.clone(),
+            round_trip_requests: if self.no_round_trips {
+                0
+            } else {
+                self.round_trip_requests
+                    .unwrap_or(if quick { 50 } else { 200 })
+            },
+            round_trip_load,
+            pgbench_seconds: if self.no_pgbench {
+                0
+            } else {
+                self.pgbench_duration.unwrap_or(if quick { 2 } else { 8 })
+            },
+            drop_database: !self.keep_database,
+        })
+    }
+}
+
+/// Keeps the first of each repeated item, in order.
+fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+/// `KEY=VALUE` for `--env`.
+fn parse_env_pair(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got {raw:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::path::Path;
+
+    fn plan(args: &[&str]) -> anyhow::Result<Plan> {
+        let options =
+            Options::try_parse_from(std::iter::once("bench").chain(args.iter().copied()))?;
+        options.plan(None, Path::new("/ws"))
+    }
+
+    #[test]
+    fn defaults_are_the_full_run() {
+        let plan = plan(&[]).unwrap();
+        assert_eq!(plan.rows, 10_000);
+        assert_eq!(plan.connections, 64);
+        assert_eq!(plan.rounds, 3);
+        assert_eq!(plan.workloads.len(), 5);
+        assert_eq!(plan.tiers.len(), 4);
+        assert_eq!(plan.tiers[3].label, "tier-raw (pipelined)");
+        assert_eq!(plan.tiers[3].env, &[("DB_PIPELINE", "true")]);
+        assert_eq!(plan.out, Path::new("/ws/target/bench"));
+        assert_eq!(plan.admin.name(), "postgres");
+        assert_eq!(plan.bench_db.name(), "users_bench");
+        assert_eq!(plan.bench_db.host(), "127.0.0.1");
+    }
+
+    #[test]
+    fn quick_shrinks_everything_but_explicit_options_win() {
+        let plan = plan(&["--quick", "--rows", "5000", "--tiers", "tier-raw,sqlx,raw"]).unwrap();
+        assert_eq!(plan.rows, 5000);
+        assert_eq!(plan.rounds, 1);
+        assert_eq!(plan.duration, Duration::from_secs(2));
+        assert_eq!(
+            plan.workloads,
+            vec![Workload::Get, Workload::List, Workload::Mixed]
+        );
+        let labels: Vec<_> = plan.tiers.iter().map(|t| t.label).collect();
+        assert_eq!(labels, ["tier-raw", "tier-sqlx"]);
+    }
+
+    #[test]
+    fn the_url_keeps_its_secret_and_only_the_database_changes() {
+        let options = Options::try_parse_from(["bench"]).unwrap();
+        let plan = options
+            .plan(
+                Some("postgres://ada:pw@db:6000/users_course".into()),
+                Path::new("/ws"),
+            )
+            .unwrap();
+        assert_eq!(
+            plan.bench_db.url().expose_secret(),
+            "postgres://ada:pw@db:6000/users_bench"
+        );
+        assert!(!format!("{plan:?}").contains("pw@"));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(plan(&["--rows", "5"]).is_err());
+        assert!(plan(&["--connections", "0"]).is_err());
+        assert!(plan(&["--duration", "-1"]).is_err());
+        assert!(plan(&["--workloads", "delete"]).is_err());
+        assert!(plan(&["--env", "=x"]).is_err());
+        assert!(plan(&["--bench-database", "postgres"]).is_err());
+        let plan = plan(&["--env", "DB_POOL_SIZE=32"]).unwrap();
+        assert_eq!(plan.env, [("DB_POOL_SIZE".to_owned(), "32".to_owned())]);
+    }
+}

@@ -1,0 +1,33 @@
+//! # bench: the three tiers, measured side by side
+//!
+//! `cargo run -p bench --release -- --quick` (under a minute) or without `--quick`
+//! for the full run. It seeds a dedicated database, starts each tier's release binary
+//! as a child process, drives it over HTTP with a closed-loop load generator, asks
+//! pgbench what the database alone can do, counts the PostgreSQL protocol round trips
+//! one request costs in each tier, and writes a report. `cargo bench -p bench` runs
+//! the store-level benches (`benches/stores.rs`): each store called directly, no HTTP.
+//!
+//! Module map, in the order the binary uses them:
+//!
+//! * [`cli`]: the options, and the plan they resolve to (`--quick` shortens it).
+//! * [`machine`]: what machine this is, for the report's header.
+//! * [`seed`]: the bench database, recreated and filled with `generate_series`.
+//! * [`pgbench`]: the database's own ceilings for the `get` query.
+//! * [`tiers`]: building, starting and stopping a tier; its CPU time and peak RSS.
+//! * [`loadgen`]: the HTTP load generator (hyper, HDR histograms) and the workloads.
+//! * [`proxy`]: a TCP proxy that parses the PostgreSQL wire protocol and counts
+//!   messages and round trips: the explanation of the gaps between tiers.
+//! * [`report`]: medians over rounds, the Markdown table, `report.json`, targets.
+//! * [`chart`]: the SVG chart of throughput and p99.
+//!
+//! The binary (`src/main.rs`) only strings these together.
+
+pub mod chart;
+pub mod cli;
+pub mod loadgen;
+pub mod machine;
+pub mod pgbench;
+pub mod proxy;
+pub mod report;
+pub mod seed;
+pub mod tiers;

@@ -1,0 +1,411 @@
+//! Building, starting and stopping a tier, and what it costs the machine.
+//!
+//! Each tier runs as its own child process, the release binary that `cargo build
+//! --release` makes, so the operating system can tell us what that tier alone used:
+//!
+//! * **CPU time**: `utime + stime` of `/proc/PID/stat` (all threads, in clock ticks),
+//!   read at the start and the end of the measured window;
+//! * **peak RSS**: `VmHWM` ("high water mark") of `/proc/PID/status`. Writing `5` to
+//!   `/proc/PID/clear_refs` resets the mark (Linux 4.0+), so each workload reports its
+//!   own peak rather than the highest so far.
+//!
+//! A child gets `BIND_ADDR=127.0.0.1:0` (the kernel picks a free port, so nothing can
+//! race us for it) and tells us the port in its `listening on http://ADDR` log line;
+//! `RUST_LOG` lets through only warnings and that line, so logging does not weigh on
+//! the figures. Then `/health` must answer 200 before any load starts.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+use crate::cli::TierSpec;
+use crate::loadgen;
+
+/// How long a tier may take to start (connect, create the database, apply the schema).
+pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a tier may take to stop after SIGTERM before it is killed. The server's
+/// own grace period is 10 s, and we close our connections first, so it is quick.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Log lines kept from a child, shown if it fails.
+const LOG_TAIL: usize = 30;
+
+/// The workspace's root directory (this crate is `crates/bench`).
+pub fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .and_then(Path::parent)
+        .map_or_else(|| manifest.to_path_buf(), Path::to_path_buf)
+}
+
+/// Where Cargo puts its output: `$CARGO_TARGET_DIR`, or `<workspace>/target`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => workspace_root().join("target"),
+    }
+}
+
+/// The release binary of a tier package.
+pub fn release_binary(package: &str) -> PathBuf {
+    target_dir().join("release").join(package)
+}
+
+/// `cargo build --release -p ...` for the tiers to be measured. Cargo does nothing
+/// when they are up to date, so this costs a second when there is nothing to do.
+pub async fn build(packages: &[&str]) -> anyhow::Result<()> {
+    // `cargo run` tells the program which cargo ran it; use the same one.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(workspace_root())
+        .args(["build", "--release"]);
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    let status = command
+        .status()
+        .await
+        .context("running cargo build --release")?;
+    anyhow::ensure!(
+        status.success(),
+        "cargo build --release -p {} failed; fix the build, or pass --no-build to use \
+         the binaries already in {}",
+        packages.join(" -p "),
+        target_dir().join("release").display()
+    );
+    Ok(())
+}
+
+/// Lines of `crates/<package>/src/store.rs`: all of them, and those with code (not
+/// blank, not only a comment), which is what the report compares.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct LineCount {
+    /// Every line.
+    pub total: usize,
+    /// Lines that are neither blank nor only a `//` comment.
+    pub code: usize,
+}
+
+/// Counts the lines of a tier's `store.rs` (`None` if the file is missing).
+pub fn store_lines(package: &str) -> Option<LineCount> {
+    let path = workspace_root()
+        .join("crates")
+        .join(package)
+        .join("src")
+        .join("store.rs");
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|text| count_lines(&text))
+}
+
+/// See [`LineCount`].
+pub fn count_lines(text: &str) -> LineCount {
+    let mut count = LineCount::default();
+    for line in text.lines() {
+        count.total += 1;
+        let line = line.trim();
+        if !line.is_empty() && !line.starts_with("//") {
+            count.code += 1;
+        }
+    }
+    count
+}
+
+/// The size of a tier's release binary in bytes.
+pub fn binary_size(package: &str) -> Option<u64> {
+    std::fs::metadata(release_binary(package))
+        .ok()
+        .map(|meta| meta.len())
+}
+
+/// A running tier server.
+pub struct TierProcess {
+    child: Child,
+    pid: u32,
+    addr: SocketAddr,
+    log: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl TierProcess {
+    /// Starts the tier's binary against `database_url`, with `env` on top of the
+    /// bench's settings, and waits until `/health` answers 200.
+    pub async fn start(
+        spec: &TierSpec,
+        database_url: &SecretString,
+        env: &[(String, String)],
+    ) -> anyhow::Result<Self> {
+        let binary = release_binary(spec.package);
+        anyhow::ensure!(
+            binary.exists(),
+            "{} is missing: run `cargo build --release -p {}` (or run the bench without --no-build)",
+            binary.display(),
+            spec.package
+        );
+        let mut command = Command::new(&binary);
+        command
+            // The workspace root: a `.env` there is what `cargo run -p tier-x` would read.
+            .current_dir(workspace_root())
+            .env("DATABASE_URL", database_url.expose_secret())
+            .env("BIND_ADDR", "127.0.0.1:0")
+            // Warnings only, plus the one line that tells us the port.
+            .env("RUST_LOG", "warn,users_api::server=info")
+            .env("LOG_SQL", "false")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // If the bench itself fails, no server is left behind.
+            .kill_on_drop(true);
+        for (key, value) in spec.env {
+            command.env(key, value);
+        }
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let pid = child.id().context("the tier exited at once")?;
+        let log = Arc::new(Mutex::new(VecDeque::with_capacity(LOG_TAIL)));
+        let (addr_tx, addr_rx) = oneshot::channel();
+        if let Some(stdout) = child.stdout.take() {
+            tokio::spawn(keep_tail(stdout, Arc::clone(&log), Some(addr_tx)));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(keep_tail(stderr, Arc::clone(&log), None));
+        }
+        let mut tier = Self {
+            child,
+            pid,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log,
+        };
+        let started = Instant::now();
+        let addr = tokio::select! {
+            addr = addr_rx => addr.ok(),
+            status = tier.child.wait() => {
+                tokio::time::sleep(Duration::from_millis(100)).await; // let the log drain
+                anyhow::bail!(
+                    "{} exited during start-up ({}):\n{}",
+                    spec.label,
+                    status.map_or_else(|e| e.to_string(), |s| s.to_string()),
+                    tier.log_tail()
+                );
+            }
+            () = tokio::time::sleep(START_TIMEOUT) => None,
+        };
+        let Some(addr) = addr else {
+            anyhow::bail!(
+                "{} did not log `listening on http://...` within {START_TIMEOUT:?}:\n{}",
+                spec.label,
+                tier.log_tail()
+            );
+        };
+        tier.addr = addr;
+        // Listening is not ready: /health answers 200 only once the database does.
+        loop {
+            if let Ok(200) = loadgen::status_of(addr, "/health").await {
+                break;
+            }
+            if let Ok(Some(status)) = tier.child.try_wait() {
+                anyhow::bail!(
+                    "{} exited ({status}) before /health answered:\n{}",
+                    spec.label,
+                    tier.log_tail()
+                );
+            }
+            if started.elapsed() > START_TIMEOUT {
+                anyhow::bail!(
+                    "{} at {addr} never answered /health with 200:\n{}",
+                    spec.label,
+                    tier.log_tail()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(tier)
+    }
+
+    /// Where the tier listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The last lines the tier logged.
+    pub fn log_tail(&self) -> String {
+        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+
+    /// CPU time used so far, user and system, all threads.
+    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        process_cpu_time(self.pid)
+    }
+
+    /// The highest resident set size since start or the last [`Self::reset_peak_rss`].
+    pub fn peak_rss_bytes(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))?;
+        parse_vm_hwm_kib(&status)
+            .map(|kib| kib * 1024)
+            .context("no VmHWM in /proc/PID/status")
+    }
+
+    /// Resets the peak RSS to the current RSS; `false` where the kernel does not allow it.
+    pub fn reset_peak_rss(&self) -> bool {
+        std::fs::write(format!("/proc/{}/clear_refs", self.pid), "5").is_ok()
+    }
+
+    /// SIGTERM, then waits for the graceful shutdown; kills it if it takes too long.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        // `kill` the program, not `libc::kill`: this workspace forbids `unsafe`, and
+        // tokio's `Child::kill` only sends SIGKILL, which skips the server's shutdown.
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status()
+            .await
+            .is_ok_and(|status| status.success());
+        if sent && let Ok(status) = tokio::time::timeout(STOP_TIMEOUT, self.child.wait()).await {
+            status?;
+            return Ok(());
+        }
+        self.child.kill().await.context("killing the tier")?;
+        Ok(())
+    }
+}
+
+/// Reads a child's output line by line, keeps the last few, and sends the address of
+/// the first `listening on http://ADDR` line. Reading also keeps the pipe from filling
+/// up, which would block the child.
+async fn keep_tail(
+    stream: impl AsyncRead + Unpin,
+    log: Arc<Mutex<VecDeque<String>>>,
+    mut addr_tx: Option<oneshot::Sender<SocketAddr>>,
+) {
+    let mut lines = BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(addr) = listening_addr(&line)
+            && let Some(tx) = addr_tx.take()
+        {
+            let _ = tx.send(addr);
+        }
+        let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+        if log.len() == LOG_TAIL {
+            log.pop_front();
+        }
+        log.push_back(line);
+    }
+}
+
+/// The address in a `... listening on http://127.0.0.1:41234 (API docs ...)` line.
+pub fn listening_addr(line: &str) -> Option<SocketAddr> {
+    let rest = line.split("listening on http://").nth(1)?;
+    let addr = rest.split(|c: char| c.is_whitespace() || c == '/').next()?;
+    addr.parse().ok()
+}
+
+/// The CPU time of process `pid` so far.
+pub fn process_cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let ticks = parse_stat_ticks(&stat).context("unexpected /proc/PID/stat")?;
+    Ok(Duration::from_secs_f64(
+        ticks as f64 / clock_ticks_per_second() as f64,
+    ))
+}
+
+/// `utime + stime` from `/proc/PID/stat`: fields 14 and 15. The second field (the
+/// command name) is in parentheses and may hold spaces, so we count from its `)`.
+pub fn parse_stat_ticks(stat: &str) -> Option<u64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace();
+    // After `)` come field 3 (state) onwards: utime is the 12th of those, stime the 13th.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// `VmHWM:   12345 kB` of `/proc/PID/status`, in KiB.
+pub fn parse_vm_hwm_kib(status: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The kernel's clock ticks per second (`getconf CLK_TCK`), which is 100 on every
+/// common Linux; asking `getconf` avoids `libc::sysconf`, which needs `unsafe`.
+fn clock_ticks_per_second() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .and_then(|text| text.trim().parse().ok())
+            .filter(|ticks| *ticks > 0)
+            .unwrap_or(100)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_proc_stat_and_status() {
+        let stat = "4242 (tier raw) S 1 4242 4242 0 -1 4194560 1234 0 0 0 \
+                    250 31 0 0 20 0 3 0 98765 123456789 2345 18446744073709551615";
+        assert_eq!(parse_stat_ticks(stat), Some(281));
+        let status =
+            "Name:\ttier-raw\nVmPeak:\t  700000 kB\nVmHWM:\t   18432 kB\nVmRSS:\t 15000 kB\n";
+        assert_eq!(parse_vm_hwm_kib(status), Some(18_432));
+        assert_eq!(parse_stat_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn our_own_cpu_time_is_readable() {
+        let used = process_cpu_time(std::process::id()).unwrap();
+        assert!(used < Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn finds_the_port_in_the_log_line() {
+        let line = "2026-11-26T05:14:52.123Z  INFO users_api::server: listening on \
+                    http://127.0.0.1:41234 (API docs at http://127.0.0.1:41234/docs) tier=\"tier-raw\"";
+        assert_eq!(
+            listening_addr(line),
+            Some(SocketAddr::from(([127, 0, 0, 1], 41234)))
+        );
+        assert_eq!(
+            listening_addr("listening on http://[::1]:80/"),
+            "[::1]:80".parse().ok()
+        );
+        assert_eq!(listening_addr("starting"), None);
+    }
+
+    #[test]
+    fn counts_code_lines() {
+        let text = "//! docs\n\nuse x;\n    // why\nfn f() {}\n";
+        assert_eq!(count_lines(text), LineCount { total: 5, code: 2 });
+    }
+
+    #[test]
+    fn the_workspace_root_holds_the_tiers() {
+        assert!(workspace_root().join("crates").join("tier-raw").exists());
+    }
+}
