@@ -46,8 +46,10 @@ use tokio_postgres::error::SqlState;
 /// misspelled SQL.
 const CHILD: &str = "USERS_COURSE_TRYBUILD_CHILD";
 
-#[tokio::test]
-async fn raw_tier_misspelled_column_compiles_and_fails_at_run_time() {
+/// A fresh database with the schema (applied by tier-raw, as at start-up) and one user,
+/// and a plain tokio-postgres connection to it. Keep the `TestDb`: dropping it drops
+/// the database.
+async fn database_with_one_user() -> (TestDb, tokio_postgres::Client) {
     let db = TestDb::create().await;
     drop(
         tier_raw::connect(db.config())
@@ -59,6 +61,12 @@ async fn raw_tier_misspelled_column_compiles_and_fails_at_run_time() {
         .batch_execute("INSERT INTO users (name, email) VALUES ('Ada', 'ada@example.com')")
         .await
         .expect("insert a user");
+    (db, client)
+}
+
+#[tokio::test]
+async fn raw_tier_misspelled_column_compiles_and_fails_at_run_time() {
+    let (_db, client) = database_with_one_user().await;
 
     // In the SQL: the server refuses the statement when it is prepared.
     let err = client
@@ -87,17 +95,7 @@ async fn raw_tier_misspelled_column_compiles_and_fails_at_run_time() {
 
 #[tokio::test]
 async fn raw_tier_wrong_rust_type_compiles_and_fails_at_run_time() {
-    let db = TestDb::create().await;
-    drop(
-        tier_raw::connect(db.config())
-            .await
-            .expect("apply the schema"),
-    );
-    let client = db.connect().await;
-    client
-        .batch_execute("INSERT INTO users (name, email) VALUES ('Ada', 'ada@example.com')")
-        .await
-        .expect("insert a user");
+    let (_db, client) = database_with_one_user().await;
     let row = client
         .query_one("SELECT id, name, email, created_at FROM users", &[])
         .await

@@ -30,8 +30,9 @@ async fn post_raw(app: &TestApp, body: &[u8]) -> TestResponse {
         .await
 }
 
-/// All users, read through the API page by page (following `Link`).
-async fn all_users(app: &TestApp) -> Vec<Value> {
+/// All users, read through the API page by page (following `Link`). The fault suite
+/// uses it too, to compare the table with what clients were told.
+pub(crate) async fn all_users(app: &TestApp) -> Vec<Value> {
     let mut users = Vec::new();
     let mut path = "/users?limit=500".to_owned();
     loop {

@@ -27,6 +27,7 @@ use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::conformance::all_users;
 use crate::proxy::FaultProxy;
 use crate::{TEST_POOL_SIZE, TestApp, TestDb, TestResponse};
 
@@ -198,28 +199,6 @@ async fn until_status(app: &TestApp, path: &str, status: u16, within: Duration) 
 
 fn millis(duration: Duration) -> u128 {
     duration.as_millis()
-}
-
-/// Every user, read through the API page by page (following `Link`).
-pub(crate) async fn all_users(app: &TestApp) -> Vec<Value> {
-    let mut users = Vec::new();
-    let mut path = "/users?limit=500".to_owned();
-    loop {
-        let response = app.get(&path).await;
-        response.assert_status(200);
-        users.extend(response.json().as_array().expect("array").iter().cloned());
-        match response.header("link") {
-            Some(link) => {
-                path = link
-                    .trim_start_matches('<')
-                    .split('>')
-                    .next()
-                    .expect("link target")
-                    .to_owned();
-            }
-            None => return users,
-        }
-    }
 }
 
 /// Background traffic: `workers` clients, each looping create / read / rename / list
