@@ -439,6 +439,50 @@ pub async fn cut_connections_heal(app: &TestApp, proxy: &FaultProxy) {
     );
 }
 
+/// How long the tier sits idle after its connections are killed, in
+/// [`restart_while_idle_fails_no_request`]: longer than the idle time after which
+/// tier-sqlx and tier-orm check a connection before lending it (1 s).
+const QUIET: Duration = Duration::from_secs(2);
+
+/// The database restarts while the tier is idle (its connections are terminated, then
+/// nothing happens for a while): the next requests must not notice. A pool has had
+/// time to learn that its connections died, or checks an idle connection before
+/// lending it; either way no request fails. A tier that skips every check to save a
+/// round trip fails here with 503s.
+pub async fn restart_while_idle_fails_no_request(app: &TestApp, _proxy: &FaultProxy) {
+    let existing = id_of(&app.create_user("Ada", "ada@example.com").await);
+    let doomed = id_of(&app.create_user("Doomed", "doomed@example.com").await);
+    // Warm the pool: several connections open, all of them about to die.
+    let warm = all_at_once(app, &every_endpoint(existing, existing, "warm")[1..4]).await;
+    for answer in &warm {
+        assert!(answer.response.status < 300, "{:?}", answer.response);
+    }
+    let admin = app.db.connect().await;
+    let row = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .expect("terminate the tier's connections");
+    let killed: i64 = row.get(0);
+    assert!(killed > 0, "the tier had no connection to terminate");
+    tokio::time::sleep(QUIET).await;
+
+    let answers = all_at_once(app, &every_endpoint(existing, doomed, "after")).await;
+    for (answer, (_, _, _, expected)) in answers.iter().zip(every_endpoint(existing, doomed, "x")) {
+        assert_eq!(
+            answer.response.status,
+            expected,
+            "{} {} after {killed} connections died while the tier was idle: {}",
+            answer.response.method,
+            answer.response.path,
+            answer.response.text()
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // Overload
 // ---------------------------------------------------------------------------------
@@ -1025,6 +1069,7 @@ macro_rules! fault_suite {
                 faults::partition_answers_503_then_recovers,
                 faults::terminated_backends_heal,
                 faults::cut_connections_heal,
+                faults::restart_while_idle_fails_no_request,
                 faults::overload_sheds_or_serves_in_time,
                 faults::concurrent_writes_all_land,
                 faults::acknowledged_writes_survive_a_cut,
