@@ -59,6 +59,11 @@ pub struct Options {
     /// Extra environment for every tier process, e.g. `--env DB_POOL_SIZE=32` (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env_pair)]
     pub env: Vec<(String, String)>,
+    /// An extra row: a tier with extra environment, measured in the same rounds as the
+    /// others, so a tuning is shown before and after in one run (repeatable). E.g.
+    /// `--variant raw:TOKIO_WORKER_THREADS=1` or `--variant sqlx:DB_POOL_SIZE=32,TOKIO_WORKER_THREADS=1`.
+    #[arg(long, value_name = "TIER:KEY=VALUE[,KEY=VALUE...]", value_parser = parse_variant)]
+    pub variant: Vec<Variant>,
     /// Sequential requests per tier and workload through the counting proxy [default: 200; --quick: 50].
     #[arg(long)]
     pub round_trip_requests: Option<usize>,
@@ -143,16 +148,37 @@ pub enum TierKind {
 }
 
 /// How one tier row of the report is run: which binary, with which extra environment.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TierSpec {
     /// Which tier.
     pub kind: TierKind,
     /// The row's name in the report.
-    pub label: &'static str,
+    pub label: String,
     /// The Cargo package, which is also the binary's name.
     pub package: &'static str,
     /// Environment that makes this variant (on top of the bench's own).
-    pub env: &'static [(&'static str, &'static str)],
+    pub env: Vec<(String, String)>,
+}
+
+/// `--variant TIER:KEY=VALUE,...`: a tier run with extra environment, as a row of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant {
+    /// The tier it starts from.
+    pub tier: TierKind,
+    /// Set on top of the tier's own environment.
+    pub env: Vec<(String, String)>,
+}
+
+impl Variant {
+    /// The row: the tier's own, with the extra environment added and named in the label
+    /// (`tier-raw + TOKIO_WORKER_THREADS=1`).
+    pub fn spec(&self) -> TierSpec {
+        let mut spec = self.tier.spec();
+        let named: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        spec.label = format!("{} + {}", spec.label, named.join(" "));
+        spec.env.extend(self.env.iter().cloned());
+        spec
+    }
 }
 
 impl TierKind {
@@ -170,9 +196,12 @@ impl TierKind {
         };
         TierSpec {
             kind: self,
-            label,
+            label: label.to_owned(),
             package,
-            env,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         }
     }
 }
@@ -273,6 +302,15 @@ impl Options {
         }));
         anyhow::ensure!(!workloads.is_empty(), "--workloads is empty");
         anyhow::ensure!(!tiers.is_empty(), "--tiers is empty");
+        let mut labels: Vec<String> = tiers.iter().map(|t| t.spec().label).collect();
+        for variant in &self.variant {
+            let label = variant.spec().label;
+            anyhow::ensure!(
+                !labels.contains(&label),
+                "--variant {label:?} is given twice"
+            );
+            labels.push(label);
+        }
         let url = self
             .database_url
             .clone()
@@ -302,7 +340,11 @@ impl Options {
             duration,
             rounds,
             workloads,
-            tiers: tiers.into_iter().map(TierKind::spec).collect(),
+            tiers: tiers
+                .into_iter()
+                .map(TierKind::spec)
+                .chain(self.variant.iter().map(Variant::spec))
+                .collect(),
             quick,
             admin: server.with_database("postgres"),
             bench_db: server.with_database(&self.bench_database),
@@ -348,6 +390,17 @@ fn parse_env_pair(raw: &str) -> Result<(String, String), String> {
     }
 }
 
+fn parse_variant(raw: &str) -> Result<Variant, String> {
+    let usage = || format!("expected TIER:KEY=VALUE[,KEY=VALUE...], got {raw:?}");
+    let (tier, pairs) = raw.split_once(':').ok_or_else(usage)?;
+    let tier = TierKind::from_str(tier, true).map_err(|_| format!("unknown tier {tier:?}"))?;
+    let env = pairs
+        .split(',')
+        .map(parse_env_pair)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Variant { tier, env })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,7 +422,10 @@ mod tests {
         assert_eq!(plan.workloads.len(), 5);
         assert_eq!(plan.tiers.len(), 4);
         assert_eq!(plan.tiers[3].label, "tier-raw (pipelined)");
-        assert_eq!(plan.tiers[3].env, &[("DB_PIPELINE", "true")]);
+        assert_eq!(
+            plan.tiers[3].env,
+            [("DB_PIPELINE".to_owned(), "true".to_owned())]
+        );
         assert_eq!(plan.out, Path::new("/ws/target/bench"));
         assert_eq!(plan.admin.name(), "postgres");
         assert_eq!(plan.bench_db.name(), "users_bench");
@@ -386,8 +442,45 @@ mod tests {
             plan.workloads,
             vec![Workload::Get, Workload::List, Workload::Mixed]
         );
-        let labels: Vec<_> = plan.tiers.iter().map(|t| t.label).collect();
+        let labels: Vec<_> = plan.tiers.iter().map(|t| t.label.as_str()).collect();
         assert_eq!(labels, ["tier-raw", "tier-sqlx"]);
+    }
+
+    #[test]
+    fn a_variant_is_an_extra_row_with_its_environment_in_its_label() {
+        let with_variants = plan(&[
+            "--tiers",
+            "raw",
+            "--variant",
+            "raw:TOKIO_WORKER_THREADS=1",
+            "--variant",
+            "raw-pipelined:DB_POOL_SIZE=8,TOKIO_WORKER_THREADS=1",
+        ])
+        .unwrap();
+        let labels: Vec<_> = with_variants
+            .tiers
+            .iter()
+            .map(|t| t.label.as_str())
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "tier-raw",
+                "tier-raw + TOKIO_WORKER_THREADS=1",
+                "tier-raw (pipelined) + DB_POOL_SIZE=8 TOKIO_WORKER_THREADS=1"
+            ]
+        );
+        assert_eq!(with_variants.tiers[2].package, "tier-raw");
+        let env: Vec<_> = with_variants.tiers[2]
+            .env
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(env, ["DB_PIPELINE", "DB_POOL_SIZE", "TOKIO_WORKER_THREADS"]);
+        for bad in ["raw", "raw:", "nosuch:A=1", "raw:=1"] {
+            assert!(plan(&["--variant", bad]).is_err(), "{bad} was accepted");
+        }
+        assert!(plan(&["--variant", "raw:A=1", "--variant", "raw:A=1"]).is_err());
     }
 
     #[test]

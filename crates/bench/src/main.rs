@@ -110,7 +110,7 @@ async fn run(options: Options) -> anyhow::Result<bool> {
 
     // 4. Rounds: A B C A B C ..., one tier alive at a time.
     let mut runs: BTreeMap<(usize, usize), Vec<RunFigures>> = BTreeMap::new();
-    let mut broken: Vec<&'static str> = Vec::new();
+    let mut broken: Vec<String> = Vec::new();
     for round in 1..=plan.rounds {
         for (t, spec) in tier_specs.iter().enumerate() {
             if broken.contains(&spec.label) {
@@ -121,7 +121,7 @@ async fn run(options: Options) -> anyhow::Result<bool> {
                 Err(err) => {
                     eprintln!("bench: {err:#}");
                     notes.push(format!("{} did not start: {err:#}", spec.label));
-                    broken.push(spec.label);
+                    broken.push(spec.label.clone());
                     ok = false;
                     continue;
                 }
@@ -196,7 +196,7 @@ async fn run(options: Options) -> anyhow::Result<bool> {
                 None => (None, None),
             };
             results.push(Cell {
-                tier: spec.label.to_owned(),
+                tier: spec.label.clone(),
                 workload: workload.name().to_owned(),
                 summary: Summary::of(&tier_runs),
                 runs: tier_runs,
@@ -223,7 +223,7 @@ async fn run(options: Options) -> anyhow::Result<bool> {
         .iter()
         .filter(|spec| !broken.contains(&spec.label))
         .map(|spec| TierFacts {
-            label: spec.label.to_owned(),
+            label: spec.label.clone(),
             package: spec.package.to_owned(),
             env: spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
             store_lines: tiers::store_lines(spec.package),

@@ -168,7 +168,7 @@ impl TierProcess {
             .stderr(Stdio::piped())
             // If the bench itself fails, no server is left behind.
             .kill_on_drop(true);
-        for (key, value) in spec.env {
+        for (key, value) in &spec.env {
             command.env(key, value);
         }
         for (key, value) in env {
