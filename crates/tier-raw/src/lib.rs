@@ -156,20 +156,35 @@ async fn ensure_database(
 /// (`DB_PIPELINE=true`; see [`pipelined`]). Writes still use the pool.
 pub async fn connect_pipelined(config: &Config) -> anyhow::Result<PipelinedStore> {
     let pooled = connect(config).await?;
-    let store = PipelinedStore::new(
-        pooled,
-        driver_config(&config.database)?,
-        pipelined::PIPELINE_CLIENTS,
-    );
+    let clients = pipeline_clients()?;
+    let store = PipelinedStore::new(pooled, driver_config(&config.database)?, clients);
     // Connect every shared client now (pings go round robin), so that a bad
     // configuration fails at start-up rather than on the first request.
-    for _ in 0..pipelined::PIPELINE_CLIENTS {
+    for _ in 0..clients {
         store
             .ping()
             .await
             .context("connecting the shared read clients")?;
     }
     Ok(store)
+}
+
+/// How many shared read clients `DB_PIPELINE_CLIENTS` asks for (1 to 64), by default
+/// [`pipelined::PIPELINE_CLIENTS`].
+pub fn pipeline_clients() -> anyhow::Result<usize> {
+    parse_pipeline_clients(std::env::var("DB_PIPELINE_CLIENTS").ok())
+}
+
+fn parse_pipeline_clients(value: Option<String>) -> anyhow::Result<usize> {
+    let Some(value) = value else {
+        return Ok(pipelined::PIPELINE_CLIENTS);
+    };
+    value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|clients| (1..=64).contains(clients))
+        .with_context(|| format!("DB_PIPELINE_CLIENTS must be 1 to 64, not {value:?}"))
 }
 
 /// Whether `DB_PIPELINE` asks for the pipelined read path (`true`, `1`, `yes`, `on`).
@@ -180,4 +195,19 @@ pub fn pipeline_enabled() -> bool {
             "1" | "true" | "yes" | "on"
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipeline_clients_default_to_one_and_reject_nonsense() {
+        assert_eq!(parse_pipeline_clients(None).unwrap(), 1);
+        assert_eq!(parse_pipeline_clients(Some(" 4 ".into())).unwrap(), 4);
+        for bad in ["0", "65", "-1", "two", ""] {
+            let err = parse_pipeline_clients(Some(bad.into())).unwrap_err();
+            assert!(err.to_string().contains("1 to 64"), "{bad}: {err}");
+        }
+    }
 }

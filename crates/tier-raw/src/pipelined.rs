@@ -1,7 +1,8 @@
 //! The async lesson, measured: one connection, many requests in flight.
 //!
-//! `DB_PIPELINE=true` starts tier-raw with this store. Reads (`get`, `list`) share a few
-//! long-lived `tokio_postgres::Client`s instead of borrowing a pooled connection each.
+//! `DB_PIPELINE=true` starts tier-raw with this store. Reads (`get`, `list`) share one
+//! long-lived `tokio_postgres::Client` (or a few: `DB_PIPELINE_CLIENTS`, see
+//! [`PIPELINE_CLIENTS`]) instead of borrowing a pooled connection each.
 //! A `Client` is a handle to a connection task: when several requests issue queries on
 //! one client at the same time, it writes them all to the socket without waiting for
 //! the answers (pipelining), and PostgreSQL answers them in order. One round trip then
@@ -28,9 +29,19 @@ const GET_SQL: &str = "SELECT id, name, email, created_at FROM users WHERE id = 
 const LIST_SQL: &str = "SELECT id, name, email, created_at FROM users \
                         WHERE id > $1 ORDER BY id LIMIT $2";
 
-/// How many shared clients serve the reads when `DB_PIPELINE=true`: one per core of a
-/// small machine. More would spread the queries thinner and pipeline less.
-pub const PIPELINE_CLIENTS: usize = 2;
+/// How many shared clients serve the reads when `DB_PIPELINE=true` and
+/// `DB_PIPELINE_CLIENTS` is not set: one.
+///
+/// Measured in one bench run on the 2-core machine (`get`, 64 connections; rerun with
+/// `cargo run -p bench --release -- --workloads get --tiers raw,raw-pipelined
+/// --variant raw-pipelined:DB_PIPELINE_CLIENTS=2 --variant raw-pipelined:DB_PIPELINE_CLIENTS=4`):
+/// 1 client 37,501 requests/s, 2 clients 34,317, 4 clients 29,888, 8 clients 30,513
+/// (the pooled tier-raw: 22,639). Every extra client spreads the same queries over
+/// more connections, so each batch is smaller and every query pays more system calls
+/// and wake-ups; here one PostgreSQL backend keeps up with everything the server can
+/// send. Reads here are index lookups, so one slow read cannot hold up the rest for
+/// long (and `statement_timeout` bounds it); a machine with more cores may want more.
+pub const PIPELINE_CLIENTS: usize = 1;
 
 /// A connected client with its statements prepared.
 struct Shared {
@@ -48,7 +59,11 @@ struct Slot {
 #[derive(Clone)]
 pub struct PipelinedStore {
     pooled: RawStore,
-    config: tokio_postgres::Config,
+    // Behind an `Arc`: axum clones the state for every request, and cloning a
+    // `Config` copies its strings. Profiling the pipelined mode under load
+    // (`perf record` on the bench's `get`) showed that clone and its drop at 2 % of the
+    // server's CPU, for a value read only when a slot reconnects.
+    config: Arc<tokio_postgres::Config>,
     slots: Arc<Vec<Slot>>,
     next: Arc<AtomicUsize>,
 }
@@ -63,7 +78,7 @@ impl PipelinedStore {
             .collect();
         Self {
             pooled,
-            config,
+            config: Arc::new(config),
             slots: Arc::new(slots),
             next: Arc::new(AtomicUsize::new(0)),
         }
