@@ -127,7 +127,7 @@ async fn run(options: Options) -> anyhow::Result<bool> {
                 }
             };
             for (w, workload) in plan.workloads.iter().enumerate() {
-                let figures = measure(&tier, *workload, &plan, round).await?;
+                let figures = measure(&db, &tier, *workload, &plan, round).await?;
                 eprintln!(
                     "bench: round {round}/{} {:<22} {:<10} {:>8} req/s  p50 {:.2} ms  p99 {:.2} ms  errors {}",
                     plan.rounds,
@@ -370,6 +370,7 @@ async fn ceilings(plan: &Plan) -> Ceilings {
 /// One measured run: warm-up, then the window, sampling the tier's CPU time at both
 /// ends of the window and its peak RSS after it.
 async fn measure(
+    db: &tokio_postgres::Client,
     tier: &TierProcess,
     workload: Workload,
     plan: &Plan,
@@ -378,19 +379,43 @@ async fn measure(
     let _ = tier.reset_peak_rss();
     let window = Window::after(plan.warmup, plan.duration);
     let own_pid = std::process::id();
-    let sample = || (tier.cpu_time().ok(), tiers::process_cpu_time(own_pid).ok());
+    let sample = || {
+        (
+            tier.cpu_time().ok(),
+            tiers::process_cpu_time(own_pid).ok(),
+            tiers::machine_busy_time().ok(),
+        )
+    };
+    let database = plan.bench_db.name();
+    // Where the CPU goes in the window: the tier, the load generator (this process),
+    // the database's server processes, and the whole machine.
     let sampler = async {
         tokio::time::sleep_until(window.start.into()).await;
+        let backends_before = tiers::backend_cpu_times(db, database).await.ok();
         let before = sample();
+        let started = Instant::now();
         tokio::time::sleep_until(window.end.into()).await;
         let after = sample();
+        let elapsed = started.elapsed();
+        let backends_after = tiers::backend_cpu_times(db, database).await.ok();
         let delta = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
             (Some(a), Some(b)) => Some(b.saturating_sub(a).as_secs_f64() * 1000.0),
             _ => None,
         };
-        (delta(before.0, after.0), delta(before.1, after.1))
+        let machine_ms = delta(before.2, after.2);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        CpuSplit {
+            tier_ms: delta(before.0, after.0),
+            loadgen_ms: delta(before.1, after.1),
+            db_ms: backends_before
+                .zip(backends_after)
+                .map(|(b, a)| tiers::backend_cpu_delta_ms(&b, &a)),
+            machine_ms,
+            busy_percent: machine_ms
+                .map(|ms| ms / (elapsed.as_secs_f64() * 1000.0 * cores) * 100.0),
+        }
     };
-    let (load, (cpu_ms, loadgen_cpu_ms)) = tokio::join!(
+    let (load, cpu) = tokio::join!(
         loadgen::run(tier.addr(), workload, plan.rows, plan.connections, window),
         sampler
     );
@@ -409,9 +434,21 @@ async fn measure(
         // Without the reset (an old kernel), VmHWM is the peak since start-up: the
         // peak of all workloads so far, still a true upper bound.
         peak_rss_bytes: tier.peak_rss_bytes().ok(),
-        cpu_ms,
-        loadgen_cpu_ms,
+        cpu_ms: cpu.tier_ms,
+        loadgen_cpu_ms: cpu.loadgen_ms,
+        db_cpu_ms: cpu.db_ms,
+        machine_cpu_ms: cpu.machine_ms,
+        machine_busy_percent: cpu.busy_percent,
     })
+}
+
+/// CPU time in one measured window, ms, by who spent it.
+struct CpuSplit {
+    tier_ms: Option<f64>,
+    loadgen_ms: Option<f64>,
+    db_ms: Option<f64>,
+    machine_ms: Option<f64>,
+    busy_percent: Option<f64>,
 }
 
 /// What the proxy measured for one workload: one request at a time, and under load.

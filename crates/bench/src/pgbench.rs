@@ -50,6 +50,9 @@ pub struct Ceiling {
     pub failed: u64,
     /// The command that was run (no password in it).
     pub command: String,
+    /// CPU time of the whole machine (pgbench, the database, anything else) per 1,000
+    /// queries, ms: what a query costs when nothing but the database works on it.
+    pub machine_cpu_ms_per_1k: Option<f64>,
 }
 
 /// pgbench's version line, or `None` when it is not installed.
@@ -132,10 +135,14 @@ pub async fn run(
     // Bounded: pgbench stops itself after -T seconds; the timeout catches a hang
     // (a server that never answers the connection, say).
     let limit = Duration::from_secs(seconds + 60);
+    let busy_before = crate::tiers::machine_busy_time().ok();
     let output = tokio::time::timeout(limit, command.output())
         .await
         .context("pgbench did not finish")?
         .context("running pgbench")?;
+    let busy = busy_before
+        .zip(crate::tiers::machine_busy_time().ok())
+        .map(|(before, after)| after.saturating_sub(before).as_secs_f64() * 1000.0);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     anyhow::ensure!(
@@ -155,6 +162,10 @@ pub async fn run(
         latency_ms: summary.latency_ms,
         failed: summary.failed,
         command: format!("pgbench {}", args.join(" ")),
+        // pgbench's connection set-up is in there too: a few ms among seconds.
+        machine_cpu_ms_per_1k: busy.map(|ms| {
+            ms * 1000.0 / (summary.tps * queries_per_transaction as f64 * seconds.max(1) as f64)
+        }),
     })
 }
 

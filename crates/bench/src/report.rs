@@ -43,6 +43,12 @@ pub struct RunFigures {
     pub cpu_ms: Option<f64>,
     /// The load generator's own CPU time in the window, ms.
     pub loadgen_cpu_ms: Option<f64>,
+    /// CPU time of the database's server processes serving the tier, ms.
+    pub db_cpu_ms: Option<f64>,
+    /// CPU time of the whole machine (every process, every core), ms.
+    pub machine_cpu_ms: Option<f64>,
+    /// How busy the machine was: `machine_cpu_ms` over the window times the cores, %.
+    pub machine_busy_percent: Option<f64>,
 }
 
 impl RunFigures {
@@ -76,6 +82,12 @@ pub struct Summary {
     pub cpu_ms_per_1k: Option<f64>,
     /// Median load-generator CPU ms per 1,000 requests.
     pub loadgen_cpu_ms_per_1k: Option<f64>,
+    /// Median database-server CPU ms per 1,000 requests.
+    pub db_cpu_ms_per_1k: Option<f64>,
+    /// Median whole-machine CPU ms per 1,000 requests.
+    pub machine_cpu_ms_per_1k: Option<f64>,
+    /// Median share of the machine's cores that were busy, %.
+    pub machine_busy_percent: Option<f64>,
 }
 
 impl Summary {
@@ -95,6 +107,9 @@ impl Summary {
             peak_rss_bytes: runs.iter().filter_map(|r| r.peak_rss_bytes).max(),
             cpu_ms_per_1k: median_opt(&|r| r.cpu_ms_per_1k()),
             loadgen_cpu_ms_per_1k: median_opt(&|r| per_1k(r.loadgen_cpu_ms, r.requests)),
+            db_cpu_ms_per_1k: median_opt(&|r| per_1k(r.db_cpu_ms, r.requests)),
+            machine_cpu_ms_per_1k: median_opt(&|r| per_1k(r.machine_cpu_ms, r.requests)),
+            machine_busy_percent: median_opt(&|r| r.machine_busy_percent),
         }
     }
 }
@@ -336,6 +351,62 @@ impl Report {
         self.targets = targets;
     }
 
+    /// "Where the CPU goes": per request, who spent the machine's CPU. The machine is
+    /// the limit (the tier, the database and the load generator share its cores), so
+    /// this is what the throughput figures come from.
+    fn cpu_section(&self, md: &mut String) {
+        if !self
+            .results
+            .iter()
+            .any(|c| c.summary.machine_cpu_ms_per_1k.is_some())
+        {
+            return;
+        }
+        let _ = writeln!(md, "\n## Where the CPU goes\n");
+        let _ = writeln!(
+            md,
+            "CPU ms per 1,000 requests in the measured window, by who spent it. Tier, \
+             database and load generator share the machine's cores, so a request costs \
+             what all three spend on it: requests/s is about (cores x 1,000,000 x busy share) \
+             / (whole machine ms per 1k). pgbench's ceilings, for comparison, pay only for \
+             the database and a client written in C.\n"
+        );
+        let _ = writeln!(
+            md,
+            "| workload | tier | tier | database | load generator | whole machine | machine busy |"
+        );
+        let _ = writeln!(md, "| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+        for cell in &self.results {
+            let x = &cell.summary;
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                cell.workload,
+                cell.tier,
+                opt(x.cpu_ms_per_1k, 0),
+                opt(x.db_cpu_ms_per_1k, 0),
+                opt(x.loadgen_cpu_ms_per_1k, 0),
+                opt(x.machine_cpu_ms_per_1k, 0),
+                x.machine_busy_percent
+                    .map_or("-".to_owned(), |p| format!("{p:.0} %")),
+            );
+        }
+        for c in [&self.pgbench.prepared, &self.pgbench.pipelined]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(ms) = c.machine_cpu_ms_per_1k {
+                let _ = writeln!(
+                    md,
+                    "| get | pgbench {} ({} clients) | - | - | - | {} per 1k queries | - |",
+                    c.mode,
+                    c.clients,
+                    opt(Some(ms), 0)
+                );
+            }
+        }
+    }
+
     /// The report as Markdown.
     pub fn markdown(&self) -> String {
         let mut md = String::new();
@@ -405,6 +476,8 @@ impl Report {
                 opt(cell.round_trips.as_ref().map(|r| r.round_trips), 2),
             );
         }
+
+        self.cpu_section(&mut md);
 
         let _ = writeln!(
             md,
@@ -605,6 +678,9 @@ pub(crate) mod tests {
             peak_rss_bytes: Some(10_000_000 * round as u64),
             cpu_ms: Some(rps / 10.0),
             loadgen_cpu_ms: None,
+            db_cpu_ms: Some(rps / 20.0),
+            machine_cpu_ms: Some(rps / 4.0),
+            machine_busy_percent: Some(90.0 + round as f64),
         }
     }
 
@@ -684,6 +760,7 @@ pub(crate) mod tests {
                     latency_ms: Some(2.0),
                     failed: 0,
                     command: "pgbench -n".into(),
+                    machine_cpu_ms_per_1k: Some(55.0),
                 }),
                 pipelined: None,
             },
@@ -753,6 +830,16 @@ pub(crate) mod tests {
         );
         assert!(md.contains("| **no** |"));
         assert!(md.contains("- a note"));
+        assert!(
+            md.contains("| get | tier-raw | 50 | 25 | - | 125 | 92 % |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| get | pgbench prepared (64 clients) | - | - | - | 55 per 1k queries | - |"
+            ),
+            "{md}"
+        );
         let json = serde_json::to_value(report()).unwrap();
         assert_eq!(json["results"][0]["summary"]["rps"], 20_000.0);
         assert_eq!(json["results"][0]["round_trips"]["client"]["Bind"], 1.0);

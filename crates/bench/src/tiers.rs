@@ -14,7 +14,7 @@
 //! `RUST_LOG` lets through only warnings and that line, so logging does not weigh on
 //! the figures. Then `/health` must answer 200 before any load starts.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -329,6 +329,76 @@ pub fn process_cpu_time(pid: u32) -> anyhow::Result<Duration> {
     ))
 }
 
+/// CPU time the whole machine spent busy, all cores together, from `/proc/stat`.
+pub fn machine_busy_time() -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let ticks = parse_busy_ticks(&stat).context("unexpected /proc/stat")?;
+    Ok(Duration::from_secs_f64(
+        ticks as f64 / clock_ticks_per_second() as f64,
+    ))
+}
+
+/// The busy ticks of the `cpu` line of `/proc/stat` (all cores): user, nice, system,
+/// irq, softirq and steal; idle and iowait are not busy. (guest time is already in
+/// user.)
+pub fn parse_busy_ticks(stat: &str) -> Option<u64> {
+    let line = stat.lines().find(|line| line.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let field = |i: usize| fields.get(i).copied();
+    // user nice system idle iowait irq softirq steal
+    Some(field(0)? + field(1)? + field(2)? + field(5)? + field(6)? + field(7).unwrap_or(0))
+}
+
+/// The CPU time each of the database's server processes has used so far: every
+/// backend connected to `database` except our own. A tier's pooled connections live
+/// through a measured window, so the difference of two snapshots is the database's
+/// work for that window.
+pub async fn backend_cpu_times(
+    client: &tokio_postgres::Client,
+    database: &str,
+) -> anyhow::Result<HashMap<u32, Duration>> {
+    let rows = client
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&database],
+        )
+        .await
+        .context("listing the database's server processes")?;
+    let mut times = HashMap::new();
+    for row in rows {
+        let pid: i32 = row.get(0);
+        let Ok(pid) = u32::try_from(pid) else {
+            continue;
+        };
+        // A backend that has just exited has no /proc entry any more: skip it.
+        if let Ok(time) = process_cpu_time(pid) {
+            times.insert(pid, time);
+        }
+    }
+    Ok(times)
+}
+
+/// CPU used between two [`backend_cpu_times`] snapshots, in ms. A backend that started
+/// after the first counts whole; one that ended before the second is lost (rare: the
+/// pools keep their connections).
+pub fn backend_cpu_delta_ms(
+    before: &HashMap<u32, Duration>,
+    after: &HashMap<u32, Duration>,
+) -> f64 {
+    after
+        .iter()
+        .map(|(pid, now)| {
+            now.saturating_sub(before.get(pid).copied().unwrap_or_default())
+                .as_secs_f64()
+                * 1000.0
+        })
+        .sum()
+}
+
 /// `utime + stime` from `/proc/PID/stat`: fields 14 and 15. The second field (the
 /// command name) is in parentheses and may hold spaces, so we count from its `)`.
 pub fn parse_stat_ticks(stat: &str) -> Option<u64> {
@@ -375,6 +445,22 @@ mod tests {
             "Name:\ttier-raw\nVmPeak:\t  700000 kB\nVmHWM:\t   18432 kB\nVmRSS:\t 15000 kB\n";
         assert_eq!(parse_vm_hwm_kib(status), Some(18_432));
         assert_eq!(parse_stat_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn reads_the_machine_busy_time_and_backend_deltas() {
+        // user nice system idle iowait irq softirq steal guest guest_nice
+        let stat = "cpu  100 5 50 9000 70 3 2 1 0 0\ncpu0 50 2 25 4500 35 1 1 0 0 0\n";
+        assert_eq!(parse_busy_ticks(stat), Some(100 + 5 + 50 + 3 + 2 + 1));
+        assert_eq!(parse_busy_ticks("cpu0 1 2 3\n"), None);
+        assert_eq!(parse_busy_ticks("cpu  1 x 3 4 5 6 7\n"), None);
+        assert!(machine_busy_time().unwrap() > Duration::ZERO);
+
+        let ms = Duration::from_millis;
+        let before = HashMap::from([(1, ms(100)), (2, ms(50)), (3, ms(7))]);
+        // 1 worked 30 ms, 2 nothing, 3 ended, 4 started and worked 12 ms.
+        let after = HashMap::from([(1, ms(130)), (2, ms(50)), (4, ms(12))]);
+        assert!((backend_cpu_delta_ms(&before, &after) - 42.0).abs() < 1e-9);
     }
 
     #[test]
