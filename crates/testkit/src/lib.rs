@@ -49,7 +49,7 @@ use users_api::{UserStore, router, serve};
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres:postgres@localhost:5432/postgres";
 
 /// Pool size of a tier under test. PostgreSQL allows 100 connections by default and
-/// `cargo test` runs tests in parallel: a production-sized pool of 16 per test would
+/// `cargo test` runs tests in parallel: a production-sized pool of 8 per test would
 /// run out of connections as the suite grows.
 pub const TEST_POOL_SIZE: usize = 3;
 

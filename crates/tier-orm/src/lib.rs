@@ -33,14 +33,19 @@ pub use store::OrmStore;
 
 /// This tier's name, default port and default pool size.
 ///
-/// 16 connections, as in tier-raw: on a 2-core machine PostgreSQL itself saturates the
-/// CPU well before 16 queries run at once, and each connection is a server process
-/// (~10 MB). The same number in every tier lets the benchmark
-/// (`cargo run -p bench --release`) compare the libraries, not the pool sizes.
+/// 8 connections. On a 2-core machine PostgreSQL runs at most two queries at a time
+/// anyway; more connections only add server processes (~10 MB each) taking turns on
+/// the cores. The classic sizing rule, cores x 2 + disks, says about 5. Measured with
+/// `cargo run -p bench --release -- --workloads get --variant raw:DB_POOL_SIZE=4
+/// --variant raw:DB_POOL_SIZE=16` (and the same for sqlx and orm), in one run on the
+/// 2-core machine, requests/s: tier-raw 22,806 / 24,693 / 22,874 with 4 / 8 / 16
+/// connections, tier-sqlx 17,026 / 19,682 / 18,155, tier-orm 14,451 / 16,213 / 15,352.
+/// The same number in every tier lets the benchmark compare the libraries, not the
+/// pool sizes; on a bigger machine, measure again.
 pub const TIER: TierInfo = TierInfo {
     name: "tier-orm",
     default_port: 3003,
-    default_pool_size: 16,
+    default_pool_size: 8,
 };
 
 /// The longest a request waits for a pooled connection before it is answered 503.
