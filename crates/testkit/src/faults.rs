@@ -195,6 +195,39 @@ fn id_of(user: &Value) -> i64 {
     user["id"].as_i64().expect("id is an integer")
 }
 
+/// Every endpoint at once, each expected to answer as it would on a healthy database.
+async fn every_endpoint_answers_normally(app: &TestApp, existing: i64, doomed: i64) {
+    let answers = all_at_once(app, &every_endpoint(existing, doomed, "after")).await;
+    for (answer, (_, _, _, expected)) in answers.iter().zip(every_endpoint(existing, doomed, "x")) {
+        answer.response.assert_status(expected);
+    }
+}
+
+/// Opens several pooled connections: three reads of user `existing` at once.
+async fn warm_pool(app: &TestApp, existing: i64) {
+    let warm = all_at_once(app, &every_endpoint(existing, existing, "warm")[1..4]).await;
+    for answer in &warm {
+        assert!(answer.response.status < 300, "{:?}", answer.response);
+    }
+}
+
+/// `pg_terminate_backend` on every connection to the test database but `admin`'s own
+/// (what an administrator, or a database restart, does to the tier's pool); returns
+/// how many there were, and fails the test if there were none.
+async fn terminate_tier_connections(admin: &tokio_postgres::Client) -> i64 {
+    let row = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .expect("terminate the tier's connections");
+    let killed: i64 = row.get(0);
+    assert!(killed > 0, "the tier had no connection to terminate");
+    killed
+}
+
 /// Polls `GET path` until it answers `status`; returns how long that took, or fails
 /// the test after `within`.
 async fn until_status(app: &TestApp, path: &str, status: u16, within: Duration) -> Duration {
@@ -316,10 +349,7 @@ pub async fn outage_answers_503_then_recovers(app: &TestApp, proxy: &FaultProxy)
     let existing = id_of(&app.create_user("Ada", "ada@example.com").await);
     let doomed = id_of(&app.create_user("Doomed", "doomed@example.com").await);
     // Warm the pool: several connections open, so the cut has something to cut.
-    let warm = all_at_once(app, &every_endpoint(existing, existing, "warm")[1..4]).await;
-    for answer in &warm {
-        assert!(answer.response.status < 300, "{:?}", answer.response);
-    }
+    warm_pool(app, existing).await;
 
     proxy.outage().await;
     let mut worst = Duration::ZERO;
@@ -337,10 +367,7 @@ pub async fn outage_answers_503_then_recovers(app: &TestApp, proxy: &FaultProxy)
         CONTRACT_BOUND + SLACK,
     )
     .await;
-    let answers = all_at_once(app, &every_endpoint(existing, doomed, "after")).await;
-    for (answer, (_, _, _, expected)) in answers.iter().zip(every_endpoint(existing, doomed, "x")) {
-        answer.response.assert_status(expected);
-    }
+    every_endpoint_answers_normally(app, existing, doomed).await;
     println!(
         "FIGURE outage: slowest 503 {} ms; first success {} ms after restore",
         millis(worst),
@@ -397,19 +424,9 @@ pub async fn terminated_backends_heal(app: &TestApp, _proxy: &FaultProxy) {
     let killer = async {
         tokio::time::sleep(Duration::from_millis(1000)).await;
         let killed_at = Instant::now();
-        let row = admin
-            .query_one(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
-                &[],
-            )
-            .await
-            .expect("terminate the tier's connections");
-        let killed: i64 = row.get(0);
-        (killed_at, killed)
+        (killed_at, terminate_tier_connections(&admin).await)
     };
     let (answers, (killed_at, killed)) = tokio::join!(traffic(app, WORKERS, until, "kill"), killer);
-    assert!(killed > 0, "the tier had no connection to terminate");
     let (ok, failed, last) = check_traffic(&answers, killed_at, HEAL);
     until_status(app, "/health", 200, CONTRACT_BOUND).await;
     println!(
@@ -453,34 +470,11 @@ pub async fn restart_while_idle_fails_no_request(app: &TestApp, _proxy: &FaultPr
     let existing = id_of(&app.create_user("Ada", "ada@example.com").await);
     let doomed = id_of(&app.create_user("Doomed", "doomed@example.com").await);
     // Warm the pool: several connections open, all of them about to die.
-    let warm = all_at_once(app, &every_endpoint(existing, existing, "warm")[1..4]).await;
-    for answer in &warm {
-        assert!(answer.response.status < 300, "{:?}", answer.response);
-    }
-    let admin = app.db.connect().await;
-    let row = admin
-        .query_one(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
-            &[],
-        )
-        .await
-        .expect("terminate the tier's connections");
-    let killed: i64 = row.get(0);
-    assert!(killed > 0, "the tier had no connection to terminate");
+    warm_pool(app, existing).await;
+    terminate_tier_connections(&app.db.connect().await).await;
     tokio::time::sleep(QUIET).await;
 
-    let answers = all_at_once(app, &every_endpoint(existing, doomed, "after")).await;
-    for (answer, (_, _, _, expected)) in answers.iter().zip(every_endpoint(existing, doomed, "x")) {
-        assert_eq!(
-            answer.response.status,
-            expected,
-            "{} {} after {killed} connections died while the tier was idle: {}",
-            answer.response.method,
-            answer.response.path,
-            answer.response.text()
-        );
-    }
+    every_endpoint_answers_normally(app, existing, doomed).await;
 }
 
 // ---------------------------------------------------------------------------------
