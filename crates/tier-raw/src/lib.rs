@@ -16,8 +16,6 @@
 pub mod pipelined;
 pub mod store;
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use secrecy::ExposeSecret;
@@ -25,39 +23,18 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use users_api::UserStore as _;
 use users_api::config::{Config, DatabaseConfig, TierInfo, quote_identifier};
+use users_api::pool::{ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, STATEMENT_TIMEOUT};
 use users_api::schema::SCHEMA_SQL;
 
 pub use pipelined::PipelinedStore;
 pub use store::RawStore;
 
 /// This tier's name, default port and default pool size.
-///
-/// 8 connections. On a 2-core machine PostgreSQL runs at most two queries at a time
-/// anyway; more connections only add server processes (~10 MB each) taking turns on
-/// the cores. The classic sizing rule, cores x 2 + disks, says about 5. Measured with
-/// `cargo run -p bench --release -- --workloads get --variant raw:DB_POOL_SIZE=4
-/// --variant raw:DB_POOL_SIZE=16` (and the same for sqlx and orm), in one run on the
-/// 2-core machine, requests/s: tier-raw 22,806 / 24,693 / 22,874 with 4 / 8 / 16
-/// connections, tier-sqlx 17,026 / 19,682 / 18,155, tier-orm 14,451 / 16,213 / 15,352.
-/// The same number in every tier lets the benchmark compare the libraries, not the
-/// pool sizes; on a bigger machine, measure again.
 pub const TIER: TierInfo = TierInfo {
     name: "tier-raw",
     default_port: 3001,
-    default_pool_size: 8,
+    default_pool_size: DEFAULT_POOL_SIZE,
 };
-
-/// The longest a request waits for a pooled connection before it is answered 503.
-///
-/// The contract promises the 503 within 5 s. This deadline covers the whole checkout
-/// (waiting for a free connection, opening a new one, any liveness check); half a
-/// second under 5 s leaves room for the rest of the request. The fault tests measured
-/// the pools answering an outage right at their deadline, so the margin matters.
-pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(4_500);
-
-/// The longest one statement may run on the server. A runaway query is cancelled by
-/// PostgreSQL itself, and the connection is freed for the next request.
-pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 // ANCHOR: connect
 /// Creates the database if missing, builds the pool, applies the schema.

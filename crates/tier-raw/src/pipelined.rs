@@ -22,8 +22,9 @@ use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls, Statement};
 use users_api::{Page, StoreError, StoreResult, UserCreate, UserRead, UserStore, UserUpdate};
 
+use crate::RawStore;
 use crate::store::{db_error, user_from_row};
-use crate::{ACQUIRE_TIMEOUT, RawStore};
+use users_api::pool::ACQUIRE_TIMEOUT;
 
 const GET_SQL: &str = "SELECT id, name, email, created_at FROM users WHERE id = $1";
 const LIST_SQL: &str = "SELECT id, name, email, created_at FROM users \

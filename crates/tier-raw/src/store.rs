@@ -11,7 +11,7 @@ use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use users_api::{Page, StoreError, StoreResult, UserCreate, UserRead, UserStore, UserUpdate};
 
-use crate::ACQUIRE_TIMEOUT;
+use users_api::pool::ACQUIRE_TIMEOUT;
 
 /// The users table, through a pool of `tokio-postgres` connections.
 #[derive(Clone)]

@@ -20,53 +20,22 @@
 
 pub mod store;
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use secrecy::ExposeSecret;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection as _, Postgres};
 use users_api::config::{Config, DatabaseConfig, TierInfo};
+use users_api::pool::{ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, PING_IF_IDLE_FOR, STATEMENT_TIMEOUT};
 
 pub use store::SqlxStore;
 
 /// This tier's name, default port and default pool size.
-///
-/// 8 connections. On a 2-core machine PostgreSQL runs at most two queries at a time
-/// anyway; more connections only add server processes (~10 MB each) taking turns on
-/// the cores. The classic sizing rule, cores x 2 + disks, says about 5. Measured with
-/// `cargo run -p bench --release -- --workloads get --variant raw:DB_POOL_SIZE=4
-/// --variant raw:DB_POOL_SIZE=16` (and the same for sqlx and orm), in one run on the
-/// 2-core machine, requests/s: tier-raw 22,806 / 24,693 / 22,874 with 4 / 8 / 16
-/// connections, tier-sqlx 17,026 / 19,682 / 18,155, tier-orm 14,451 / 16,213 / 15,352.
-/// The same number in every tier lets the benchmark compare the libraries, not the
-/// pool sizes; on a bigger machine, measure again.
 pub const TIER: TierInfo = TierInfo {
     name: "tier-sqlx",
     default_port: 3002,
-    default_pool_size: 8,
+    default_pool_size: DEFAULT_POOL_SIZE,
 };
-
-/// The longest a request waits for a pooled connection before it is answered 503.
-///
-/// The contract promises the 503 within 5 s. This deadline covers the whole checkout
-/// (waiting for a free connection, opening a new one, any liveness check); half a
-/// second under 5 s leaves room for the rest of the request. The fault tests measured
-/// the pools answering an outage right at their deadline, so the margin matters.
-pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(4_500);
-
-/// The longest one statement may run on the server. A runaway query is cancelled by
-/// PostgreSQL itself, and the connection is freed for the next request.
-pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A pooled connection idle for this long is pinged before a request gets it.
-///
-/// Idle connections are the ones a database restart, an idle-session timeout or a
-/// firewall may have closed behind our back; a busy server's connections come back to
-/// the pool within milliseconds and are never pinged. The window is short on purpose:
-/// a connection that dies within it fails one request with a 503, and is then closed.
-pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 // ANCHOR: connect
 /// Creates the database if missing, builds the pool, applies the schema.

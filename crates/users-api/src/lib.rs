@@ -15,6 +15,7 @@
 //! * [`routes`]: the handlers, generic over the store, with their OpenAPI docs.
 //! * [`app`]: the router, `/openapi.json`, `/docs`, and the middleware stack.
 //! * [`config`]: environment and `.env` configuration; the password stays secret.
+//! * [`pool`]: the pool settings every tier shares (size, deadlines, idle check).
 //! * [`server`]: `run_tier` (a tier's whole `main`), `serve` with graceful shutdown.
 //! * [`schema`]: the SQL of `migrations/`, embedded for the tiers that apply it by hand.
 
@@ -23,6 +24,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod model;
+pub mod pool;
 pub mod routes;
 pub mod schema;
 pub mod server;
