@@ -302,14 +302,19 @@ impl Options {
         }));
         anyhow::ensure!(!workloads.is_empty(), "--workloads is empty");
         anyhow::ensure!(!tiers.is_empty(), "--tiers is empty");
-        let mut labels: Vec<String> = tiers.iter().map(|t| t.spec().label).collect();
-        for variant in &self.variant {
-            let label = variant.spec().label;
+        // The tiers are deduplicated above; a variant's label names its environment,
+        // so the same label twice is the same variant given twice.
+        let tiers: Vec<TierSpec> = tiers
+            .into_iter()
+            .map(TierKind::spec)
+            .chain(self.variant.iter().map(Variant::spec))
+            .collect();
+        for (i, spec) in tiers.iter().enumerate() {
             anyhow::ensure!(
-                !labels.contains(&label),
-                "--variant {label:?} is given twice"
+                !tiers[..i].iter().any(|earlier| earlier.label == spec.label),
+                "--variant {:?} is given twice",
+                spec.label
             );
-            labels.push(label);
         }
         let url = self
             .database_url
@@ -340,11 +345,7 @@ impl Options {
             duration,
             rounds,
             workloads,
-            tiers: tiers
-                .into_iter()
-                .map(TierKind::spec)
-                .chain(self.variant.iter().map(Variant::spec))
-                .collect(),
+            tiers,
             quick,
             admin: server.with_database("postgres"),
             bench_db: server.with_database(&self.bench_database),

@@ -15,6 +15,7 @@ use crate::machine::Machine;
 use crate::pgbench::Ceiling;
 use crate::proxy::PerRequest;
 use crate::tiers::LineCount;
+use Align::{Left, Right};
 
 /// What one tier did in one workload in one round.
 #[derive(Debug, Clone, Serialize)]
@@ -173,6 +174,13 @@ pub struct Ceilings {
     pub prepared: Option<Ceiling>,
     /// 16 SELECTs per pipeline, a few clients.
     pub pipelined: Option<Ceiling>,
+}
+
+impl Ceilings {
+    /// The ceilings that were measured, prepared first.
+    pub fn measured(&self) -> impl Iterator<Item = &Ceiling> {
+        [&self.prepared, &self.pipelined].into_iter().flatten()
+    }
 }
 
 /// What the run was asked to do.
@@ -371,40 +379,44 @@ impl Report {
              / (whole machine ms per 1k). pgbench's ceilings, for comparison, pay only for \
              the database and a client written in C.\n"
         );
-        let _ = writeln!(
-            md,
-            "| workload | tier | tier | database | load generator | whole machine | machine busy |"
-        );
-        let _ = writeln!(md, "| --- | --- | ---: | ---: | ---: | ---: | ---: |");
-        for cell in &self.results {
+        let tiers = self.results.iter().map(|cell| {
             let x = &cell.summary;
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                cell.workload,
-                cell.tier,
+            vec![
+                cell.workload.clone(),
+                cell.tier.clone(),
                 opt(x.cpu_ms_per_1k, 0),
                 opt(x.db_cpu_ms_per_1k, 0),
                 opt(x.loadgen_cpu_ms_per_1k, 0),
                 opt(x.machine_cpu_ms_per_1k, 0),
                 x.machine_busy_percent
                     .map_or("-".to_owned(), |p| format!("{p:.0} %")),
-            );
-        }
-        for c in [&self.pgbench.prepared, &self.pgbench.pipelined]
-            .into_iter()
-            .flatten()
-        {
-            if let Some(ms) = c.machine_cpu_ms_per_1k {
-                let _ = writeln!(
-                    md,
-                    "| get | pgbench {} ({} clients) | - | - | - | {} per 1k queries | - |",
-                    c.mode,
-                    c.clients,
-                    opt(Some(ms), 0)
-                );
-            }
-        }
+            ]
+        });
+        let pgbench = self.pgbench.measured().filter_map(|c| {
+            let ms = c.machine_cpu_ms_per_1k?;
+            Some(vec![
+                "get".to_owned(),
+                format!("pgbench {} ({} clients)", c.mode, c.clients),
+                "-".to_owned(),
+                "-".to_owned(),
+                "-".to_owned(),
+                format!("{} per 1k queries", opt(Some(ms), 0)),
+                "-".to_owned(),
+            ])
+        });
+        table(
+            md,
+            &[
+                ("workload", Left),
+                ("tier", Left),
+                ("tier", Right),
+                ("database", Right),
+                ("load generator", Right),
+                ("whole machine", Right),
+                ("machine busy", Right),
+            ],
+            tiers.chain(pgbench),
+        );
     }
 
     /// The report as Markdown.
@@ -451,31 +463,36 @@ impl Report {
         let _ = writeln!(md, "- run took {:.0} s\n", self.elapsed_s);
 
         let _ = writeln!(md, "## Results\n");
-        let _ = writeln!(
-            md,
-            "| workload | tier | req/s | p50 ms | p99 ms | p99.9 ms | errors | peak RSS MB | CPU ms / 1k req | DB round trips / req |"
+        table(
+            &mut md,
+            &[
+                ("workload", Left),
+                ("tier", Left),
+                ("req/s", Right),
+                ("p50 ms", Right),
+                ("p99 ms", Right),
+                ("p99.9 ms", Right),
+                ("errors", Right),
+                ("peak RSS MB", Right),
+                ("CPU ms / 1k req", Right),
+                ("DB round trips / req", Right),
+            ],
+            self.results.iter().map(|cell| {
+                let x = &cell.summary;
+                vec![
+                    cell.workload.clone(),
+                    cell.tier.clone(),
+                    thousands(x.rps),
+                    ms(x.p50_ms),
+                    ms(x.p99_ms),
+                    ms(x.p999_ms),
+                    x.errors.to_string(),
+                    opt(x.peak_rss_bytes.map(|b| b as f64 / 1e6), 1),
+                    opt(x.cpu_ms_per_1k, 0),
+                    opt(cell.round_trips.as_ref().map(|r| r.round_trips), 2),
+                ]
+            }),
         );
-        let _ = writeln!(
-            md,
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-        );
-        for cell in &self.results {
-            let x = &cell.summary;
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                cell.workload,
-                cell.tier,
-                thousands(x.rps),
-                ms(x.p50_ms),
-                ms(x.p99_ms),
-                ms(x.p999_ms),
-                x.errors,
-                opt(x.peak_rss_bytes.map(|b| b as f64 / 1e6), 1),
-                opt(x.cpu_ms_per_1k, 0),
-                opt(cell.round_trips.as_ref().map(|r| r.round_trips), 2),
-            );
-        }
 
         self.cpu_section(&mut md);
 
@@ -486,28 +503,29 @@ impl Report {
         if let Some(version) = &self.pgbench.version {
             let _ = writeln!(md, "{version}\n");
         }
-        let ceilings: Vec<&Ceiling> = [&self.pgbench.prepared, &self.pgbench.pipelined]
-            .into_iter()
-            .flatten()
-            .collect();
+        let ceilings: Vec<&Ceiling> = self.pgbench.measured().collect();
         if !ceilings.is_empty() {
-            let _ = writeln!(
-                md,
-                "| ceiling | clients | queries / transaction | queries/s | latency ms | failed |"
+            table(
+                &mut md,
+                &[
+                    ("ceiling", Left),
+                    ("clients", Right),
+                    ("queries / transaction", Right),
+                    ("queries/s", Right),
+                    ("latency ms", Right),
+                    ("failed", Right),
+                ],
+                ceilings.iter().map(|c| {
+                    vec![
+                        c.mode.to_owned(),
+                        c.clients.to_string(),
+                        c.queries_per_transaction.to_string(),
+                        thousands(c.queries_per_second),
+                        opt(c.latency_ms, 3),
+                        c.failed.to_string(),
+                    ]
+                }),
             );
-            let _ = writeln!(md, "| --- | ---: | ---: | ---: | ---: | ---: |");
-            for c in &ceilings {
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {} | {} | {} | {} |",
-                    c.mode,
-                    c.clients,
-                    c.queries_per_transaction,
-                    thousands(c.queries_per_second),
-                    opt(c.latency_ms, 3),
-                    c.failed
-                );
-            }
             let _ = writeln!(md);
             for c in &ceilings {
                 let _ = writeln!(md, "- `{}`", c.command);
@@ -518,26 +536,28 @@ impl Report {
         }
 
         let _ = writeln!(md, "\n## Tiers\n");
-        let _ = writeln!(
-            md,
-            "| tier | environment | store.rs lines (code / all) | release binary MB |"
+        table(
+            &mut md,
+            &[
+                ("tier", Left),
+                ("environment", Left),
+                ("store.rs lines (code / all)", Right),
+                ("release binary MB", Right),
+            ],
+            self.tiers.iter().map(|t| {
+                vec![
+                    t.label.clone(),
+                    if t.env.is_empty() {
+                        "".to_owned()
+                    } else {
+                        format!("`{}`", t.env.join(" "))
+                    },
+                    t.store_lines
+                        .map_or("-".to_owned(), |l| format!("{} / {}", l.code, l.total)),
+                    opt(t.binary_bytes.map(|b| b as f64 / 1e6), 1),
+                ]
+            }),
         );
-        let _ = writeln!(md, "| --- | --- | ---: | ---: |");
-        for t in &self.tiers {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} |",
-                t.label,
-                if t.env.is_empty() {
-                    "".to_owned()
-                } else {
-                    format!("`{}`", t.env.join(" "))
-                },
-                t.store_lines
-                    .map_or("-".to_owned(), |l| format!("{} / {}", l.code, l.total)),
-                opt(t.binary_bytes.map(|b| b as f64 / 1e6), 1)
-            );
-        }
 
         if self.results.iter().any(|c| c.round_trips.is_some()) {
             let _ = writeln!(
@@ -555,47 +575,57 @@ impl Report {
                  requests.\n",
                 s.round_trip_requests, s.connections
             );
-            let _ = writeln!(
-                md,
-                "| workload | tier | round trips | under load | tier sends | server answers |"
-            );
-            let _ = writeln!(md, "| --- | --- | ---: | ---: | --- | --- |");
-            for cell in &self.results {
-                if let Some(rt) = &cell.round_trips {
+            table(
+                &mut md,
+                &[
+                    ("workload", Left),
+                    ("tier", Left),
+                    ("round trips", Right),
+                    ("under load", Right),
+                    ("tier sends", Left),
+                    ("server answers", Left),
+                ],
+                self.results.iter().filter_map(|cell| {
+                    let rt = cell.round_trips.as_ref()?;
                     let under_load = cell.round_trips_under_load.as_ref();
-                    let _ = writeln!(
-                        md,
-                        "| {} | {} | {} | {} | {} | {} |",
-                        cell.workload,
-                        cell.tier,
+                    Some(vec![
+                        cell.workload.clone(),
+                        cell.tier.clone(),
                         num(rt.round_trips, 2),
                         under_load.map_or("-".to_owned(), |l| num(l.round_trips, 2)),
                         messages(&rt.client),
-                        messages(&rt.server)
-                    );
-                }
-            }
+                        messages(&rt.server),
+                    ])
+                }),
+            );
         }
 
         if !self.targets.is_empty() {
             let _ = writeln!(md, "\n## The issue's targets\n");
-            let _ = writeln!(md, "| target | goal | measured | met | note |");
-            let _ = writeln!(md, "| --- | --- | ---: | --- | --- |");
-            for t in &self.targets {
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {} | {} | {} |",
-                    t.name,
-                    t.goal,
-                    opt(t.value, 2),
-                    match t.met {
-                        Some(true) => "yes",
-                        Some(false) => "**no**",
-                        None => "not measured",
-                    },
-                    t.note
-                );
-            }
+            table(
+                &mut md,
+                &[
+                    ("target", Left),
+                    ("goal", Left),
+                    ("measured", Right),
+                    ("met", Left),
+                    ("note", Left),
+                ],
+                self.targets.iter().map(|t| {
+                    vec![
+                        t.name.clone(),
+                        t.goal.clone(),
+                        opt(t.value, 2),
+                        match t.met {
+                            Some(true) => "yes",
+                            Some(false) => "**no**",
+                            None => "not measured",
+                        }
+                        .to_owned(),
+                        t.note.clone(),
+                    ]
+                }),
+            );
         }
         if !self.notes.is_empty() {
             let _ = writeln!(md, "\n## Notes\n");
@@ -604,6 +634,32 @@ impl Report {
             }
         }
         md
+    }
+}
+
+/// How a Markdown table column is aligned: text left, numbers right.
+#[derive(Clone, Copy)]
+enum Align {
+    Left,
+    Right,
+}
+
+/// Writes a Markdown table: the heading row, the alignment row, then one line per row
+/// (each row one cell per column).
+fn table(md: &mut String, columns: &[(&str, Align)], rows: impl IntoIterator<Item = Vec<String>>) {
+    let headings: Vec<&str> = columns.iter().map(|(heading, _)| *heading).collect();
+    let alignments: Vec<&str> = columns
+        .iter()
+        .map(|(_, align)| match align {
+            Left => "---",
+            Right => "---:",
+        })
+        .collect();
+    let _ = writeln!(md, "| {} |", headings.join(" | "));
+    let _ = writeln!(md, "| {} |", alignments.join(" | "));
+    for row in rows {
+        debug_assert_eq!(row.len(), columns.len(), "a row has one cell per column");
+        let _ = writeln!(md, "| {} |", row.join(" | "));
     }
 }
 
