@@ -17,7 +17,7 @@
 //!   [`fault_suite!`] from each tier's `tests/faults.rs`.
 //!
 //! The server under test is found through `DATABASE_URL` (default
-//! `postgres://postgres:postgres@localhost:5432/postgres`): its host, port, user and
+//! `postgres://postgres:postgres@localhost:5432/users_course`, as for the tiers; `.env` is read too): its host, port, user and
 //! password are used to create each test's own database. If no server answers, the
 //! test fails and says how to start one. Nothing is skipped silently.
 //!
@@ -29,7 +29,9 @@
 pub mod conformance;
 pub mod faults;
 pub mod hostile;
+pub mod process;
 pub mod proxy;
+pub mod wire;
 pub mod security;
 
 use std::net::SocketAddr;
@@ -45,18 +47,20 @@ use users_api::config::{Config, DatabaseConfig, quote_identifier};
 use users_api::error::PROBLEM_JSON;
 use users_api::{UserStore, router, serve};
 
-/// Where the tests' PostgreSQL server is when `DATABASE_URL` is not set.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres:postgres@localhost:5432/postgres";
+/// Where the tests' PostgreSQL server is when neither `DATABASE_URL` nor `.env` says:
+/// the one default of every program here (the tests use its server and credentials,
+/// and databases of their own on it).
+pub use users_api::config::DEFAULT_DATABASE_URL;
 
 /// Pool size of a tier under test. PostgreSQL allows 100 connections by default and
 /// `cargo test` runs tests in parallel: a production-sized pool of 8 per test would
 /// run out of connections as the suite grows.
 pub const TEST_POOL_SIZE: usize = 3;
 
-/// The `postgres` maintenance database of the test server, from `DATABASE_URL`.
+/// The `postgres` maintenance database of the test server: the server that
+/// `DATABASE_URL` (or `.env`, or the pieces) names, found as the tiers find theirs.
 pub fn admin_database() -> DatabaseConfig {
-    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
-    let database = DatabaseConfig::parse(&url)
+    let database = users_api::config::database_from_env()
         .unwrap_or_else(|err| panic!("DATABASE_URL for the tests is unusable: {err}"));
     database.with_database("postgres")
 }
@@ -108,6 +112,7 @@ impl TestDb {
             database: admin_database().with_database(&name),
             pool_size: TEST_POOL_SIZE,
             log_sql: false,
+            pipeline: users_api::PipelineConfig::default(),
         };
         Self { config }
     }

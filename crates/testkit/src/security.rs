@@ -24,7 +24,8 @@ use url::Url;
 use users_api::UserStore;
 use users_api::config::{Config, DatabaseConfig, quote_identifier};
 
-use crate::faults::{TierBinary, TierProcess, timed};
+use crate::faults::timed;
+use crate::process::{TierBinary, TierProcess};
 use crate::proxy::FaultProxy;
 use crate::{TEST_POOL_SIZE, TestApp, TestDb, TestResponse, admin_client, admin_database};
 
@@ -368,6 +369,7 @@ where
             database: admin_database().with_database(&name),
             pool_size: TEST_POOL_SIZE,
             log_sql: false,
+            pipeline: users_api::PipelineConfig::default(),
         },
     };
     let store = connect(db.config())

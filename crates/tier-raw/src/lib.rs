@@ -21,12 +21,11 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use secrecy::ExposeSecret;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
-use users_api::UserStore as _;
 use users_api::config::{Config, DatabaseConfig, TierInfo, quote_identifier};
 use users_api::pool::{ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, STATEMENT_TIMEOUT};
 use users_api::schema::SCHEMA_SQL;
 
-pub use pipelined::PipelinedStore;
+pub use pipelined::{PipelinedStore, connect_pipelined};
 pub use store::RawStore;
 
 /// This tier's name, default port and default pool size.
@@ -34,6 +33,7 @@ pub const TIER: TierInfo = TierInfo {
     name: "tier-raw",
     default_port: 3001,
     default_pool_size: DEFAULT_POOL_SIZE,
+    has_pipeline: true,
 };
 
 // ANCHOR: connect
@@ -82,7 +82,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<RawStore> {
 
 /// The driver's configuration: the URL, plus a statement timeout and an application
 /// name (shown in `pg_stat_activity`) sent as connection parameters.
-fn driver_config(database: &DatabaseConfig) -> anyhow::Result<tokio_postgres::Config> {
+pub(crate) fn driver_config(database: &DatabaseConfig) -> anyhow::Result<tokio_postgres::Config> {
     let mut pg_config: tokio_postgres::Config = database
         .url()
         .expose_secret()
@@ -133,64 +133,4 @@ async fn ensure_database(
     drop(client);
     let _ = connection.await;
     Ok(())
-}
-
-/// Like [`connect`], but reads go through shared, pipelined clients
-/// (`DB_PIPELINE=true`; see [`pipelined`]). Writes still use the pool.
-pub async fn connect_pipelined(config: &Config) -> anyhow::Result<PipelinedStore> {
-    let pooled = connect(config).await?;
-    let clients = pipeline_clients()?;
-    let store = PipelinedStore::new(pooled, driver_config(&config.database)?, clients);
-    // Connect every shared client now (pings go round robin), so that a bad
-    // configuration fails at start-up rather than on the first request.
-    for _ in 0..clients {
-        store
-            .ping()
-            .await
-            .context("connecting the shared read clients")?;
-    }
-    Ok(store)
-}
-
-/// How many shared read clients `DB_PIPELINE_CLIENTS` asks for (1 to 64), by default
-/// [`pipelined::PIPELINE_CLIENTS`].
-pub fn pipeline_clients() -> anyhow::Result<usize> {
-    parse_pipeline_clients(std::env::var("DB_PIPELINE_CLIENTS").ok())
-}
-
-fn parse_pipeline_clients(value: Option<String>) -> anyhow::Result<usize> {
-    let Some(value) = value else {
-        return Ok(pipelined::PIPELINE_CLIENTS);
-    };
-    value
-        .trim()
-        .parse()
-        .ok()
-        .filter(|clients| (1..=64).contains(clients))
-        .with_context(|| format!("DB_PIPELINE_CLIENTS must be 1 to 64, not {value:?}"))
-}
-
-/// Whether `DB_PIPELINE` asks for the pipelined read path (`true`, `1`, `yes`, `on`).
-pub fn pipeline_enabled() -> bool {
-    std::env::var("DB_PIPELINE").is_ok_and(|value| {
-        matches!(
-            value.trim().to_ascii_lowercase().as_str(),
-            "1" | "true" | "yes" | "on"
-        )
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pipeline_clients_default_to_one_and_reject_nonsense() {
-        assert_eq!(parse_pipeline_clients(None).unwrap(), 1);
-        assert_eq!(parse_pipeline_clients(Some(" 4 ".into())).unwrap(), 4);
-        for bad in ["0", "65", "-1", "two", ""] {
-            let err = parse_pipeline_clients(Some(bad.into())).unwrap_err();
-            assert!(err.to_string().contains("1 to 64"), "{bad}: {err}");
-        }
-    }
 }

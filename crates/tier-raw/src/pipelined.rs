@@ -1,8 +1,8 @@
 //! The async lesson, measured: one connection, many requests in flight.
 //!
 //! `DB_PIPELINE=true` starts tier-raw with this store. Reads (`get`, `list`) share one
-//! long-lived `tokio_postgres::Client` (or a few: `DB_PIPELINE_CLIENTS`, see
-//! [`PIPELINE_CLIENTS`]) instead of borrowing a pooled connection each.
+//! long-lived `tokio_postgres::Client` (or a few: `DB_PIPELINE_CLIENTS`) instead of
+//! borrowing a pooled connection each.
 //! A `Client` is a handle to a connection task: when several requests issue queries on
 //! one client at the same time, it writes them all to the socket without waiting for
 //! the answers (pipelining), and PostgreSQL answers them in order. One round trip then
@@ -14,6 +14,14 @@
 //! The default stays the pool, the canonical deadpool pattern: it is simpler to reason
 //! about, and a long query on a shared client delays every query queued behind it.
 //! The benchmark (`crates/bench`) shows what the pipeline buys.
+//!
+//! Why one shared client by default: every extra client spreads the same queries over
+//! more connections, so each batch is smaller and every query pays more system calls
+//! and wake-ups, while one PostgreSQL backend keeps up with all that two cores can send.
+//! Reads here are index lookups, so one slow read cannot hold up the rest for long
+//! (`statement_timeout` bounds it); a machine with more cores may want more. The
+//! README's tuning table has the measured figures for 1, 2, 4 and 8 clients, and the
+//! command that reruns them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,27 +30,33 @@ use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls, Statement};
 use users_api::{Page, StoreError, StoreResult, UserCreate, UserRead, UserStore, UserUpdate};
 
-use crate::RawStore;
-use crate::store::{db_error, user_from_row};
+use anyhow::Context as _;
+use users_api::Config;
 use users_api::pool::ACQUIRE_TIMEOUT;
+
+use crate::store::{db_error, user_from_row};
+use crate::{RawStore, connect, driver_config};
 
 const GET_SQL: &str = "SELECT id, name, email, created_at FROM users WHERE id = $1";
 const LIST_SQL: &str = "SELECT id, name, email, created_at FROM users \
                         WHERE id > $1 ORDER BY id LIMIT $2";
 
-/// How many shared clients serve the reads when `DB_PIPELINE=true` and
-/// `DB_PIPELINE_CLIENTS` is not set: one.
-///
-/// Measured in one bench run on the 2-core machine (`get`, 64 connections; rerun with
-/// `cargo run -p bench --release -- --workloads get --tiers raw,raw-pipelined
-/// --variant raw-pipelined:DB_PIPELINE_CLIENTS=2 --variant raw-pipelined:DB_PIPELINE_CLIENTS=4`):
-/// 1 client 37,501 requests/s, 2 clients 34,317, 4 clients 29,888, 8 clients 30,513
-/// (the pooled tier-raw: 22,639). Every extra client spreads the same queries over
-/// more connections, so each batch is smaller and every query pays more system calls
-/// and wake-ups; here one PostgreSQL backend keeps up with everything the server can
-/// send. Reads here are index lookups, so one slow read cannot hold up the rest for
-/// long (and `statement_timeout` bounds it); a machine with more cores may want more.
-pub const PIPELINE_CLIENTS: usize = 1;
+/// Like [`connect`], but reads go through `config.pipeline.clients` shared, pipelined
+/// clients (`DB_PIPELINE=true`). Writes still use the pool.
+pub async fn connect_pipelined(config: &Config) -> anyhow::Result<PipelinedStore> {
+    let pooled = connect(config).await?;
+    let clients = config.pipeline.clients;
+    let store = PipelinedStore::new(pooled, driver_config(&config.database)?, clients);
+    // Connect every shared client now (pings go round robin), so that a bad
+    // configuration fails at start-up rather than on the first request.
+    for _ in 0..clients {
+        store
+            .ping()
+            .await
+            .context("connecting the shared read clients")?;
+    }
+    Ok(store)
+}
 
 /// A connected client with its statements prepared.
 struct Shared {

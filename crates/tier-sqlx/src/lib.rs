@@ -35,6 +35,7 @@ pub const TIER: TierInfo = TierInfo {
     name: "tier-sqlx",
     default_port: 3002,
     default_pool_size: DEFAULT_POOL_SIZE,
+    has_pipeline: false,
 };
 
 // ANCHOR: connect

@@ -7,6 +7,12 @@
 //! | `BIND_ADDR` | `127.0.0.1:3001` raw, `:3002` sqlx, `:3003` ORM |
 //! | `DB_POOL_SIZE` | the tier's tuned default |
 //! | `LOG_SQL` | `false` |
+//! | `DB_PIPELINE` / `DB_PIPELINE_CLIENTS` | `false` / `1` (tier-raw only: reads over shared, pipelined clients) |
+//!
+//! [`load_dotenv`] reads `.env` once per process, and [`database_from_env`] is the one
+//! place that turns the environment into a database address: the tiers, the tests and
+//! the bench all call it, so all of them agree on one default
+//! ([`DEFAULT_DATABASE_URL`]) and all of them follow a `.env` that sets a password.
 //!
 //! The connection string holds the password, so it lives in a [`SecretString`]: its
 //! `Debug` prints `[REDACTED]`, and reading it takes an explicit `expose_secret()`,
@@ -15,9 +21,19 @@
 //! (The course's original printed the whole URL at start-up; we show the better habit.)
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
+
+/// The database every program of this workspace uses when neither `DATABASE_URL` nor
+/// any of the five pieces is set: the course's `users_course` on the local server,
+/// with the password `docker compose up -d db` gives it. Tests and the bench use the
+/// same server and credentials, and their own databases on it.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres:postgres@localhost:5432/users_course";
+
+/// The most shared read clients `DB_PIPELINE_CLIENTS` may ask for.
+pub const MAX_PIPELINE_CLIENTS: usize = 64;
 
 /// What is fixed per tier: its name, its default port, its default pool size.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +44,29 @@ pub struct TierInfo {
     pub default_port: u16,
     /// Default pool size (see each tier's `lib.rs` for why that number).
     pub default_pool_size: usize,
+    /// Whether the tier has a pipelined read path (`DB_PIPELINE=true`): tier-raw only.
+    /// Asking another tier for it is a configuration error, not a silent no-op.
+    pub has_pipeline: bool,
+}
+
+/// tier-raw's pipelined read path (`DB_PIPELINE`, `DB_PIPELINE_CLIENTS`): see
+/// `crates/tier-raw/src/pipelined.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipelineConfig {
+    /// Serve reads through shared, pipelined clients instead of pooled connections.
+    pub enabled: bool,
+    /// How many shared clients (1 to [`MAX_PIPELINE_CLIENTS`]).
+    pub clients: usize,
+}
+
+impl Default for PipelineConfig {
+    /// Off, and one client when turned on (the README's tuning table says why one).
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            clients: 1,
+        }
+    }
 }
 
 /// A tier server's whole configuration.
@@ -41,6 +80,8 @@ pub struct Config {
     pub pool_size: usize,
     /// Log every SQL statement (SQLAlchemy's `echo=True`).
     pub log_sql: bool,
+    /// tier-raw's pipelined read path; off everywhere else.
+    pub pipeline: PipelineConfig,
 }
 
 /// A configuration value that cannot be used. The messages never include the value of
@@ -61,59 +102,111 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Reads the process environment (after `.env`, which the caller loads).
+    /// Reads the process environment, after [`load_dotenv`] (which the caller runs).
     pub fn from_env(tier: TierInfo) -> Result<Self, ConfigError> {
         Self::from_lookup(tier, |name| std::env::var(name).ok())
     }
 
+    /// A configuration for `database` with every other setting at its default, as a
+    /// test or the bench wants it (they set `bind_addr` and `pool_size` themselves).
+    pub fn for_database(tier: TierInfo, database: DatabaseConfig) -> Self {
+        Self {
+            bind_addr: format!("127.0.0.1:{}", tier.default_port),
+            database,
+            pool_size: tier.default_pool_size,
+            log_sql: false,
+            pipeline: PipelineConfig::default(),
+        }
+    }
+
     /// Reads configuration through `lookup`, so tests can supply variables without
-    /// touching the process environment.
+    /// touching the process environment. Every variable is parsed strictly: a value
+    /// that is not understood is an error (the server exits 2), never a silent default.
     pub fn from_lookup(
         tier: TierInfo,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let var = |name: &str, default: &str| lookup(name).unwrap_or_else(|| default.to_owned());
-        let database = match lookup("DATABASE_URL") {
-            Some(url) => DatabaseConfig::parse(&url)?,
-            None => DatabaseConfig::from_parts(
-                &var("DB_USER", "postgres"),
-                &var("DB_PASS", "postgres"),
-                &var("DB_HOST", "localhost"),
-                &var("DB_PORT", "5432"),
-                &var("DB_NAME", "users_course"),
-            )?,
-        };
+        let database = DatabaseConfig::from_lookup(&lookup)?;
         let pool_size = match lookup("DB_POOL_SIZE") {
             None => tier.default_pool_size,
-            Some(raw) => match raw.trim().parse::<usize>() {
-                Ok(size @ 1..=1000) => size,
-                _ => {
-                    return Err(invalid(
-                        "DB_POOL_SIZE",
-                        format!("expected 1 to 1000, got {raw:?}"),
-                    ));
-                }
-            },
+            Some(raw) => parse_in_range("DB_POOL_SIZE", &raw, 1..=1000)?,
         };
-        let log_sql = match lookup("LOG_SQL").map(|raw| raw.trim().to_ascii_lowercase()) {
-            None => false,
-            Some(raw) => match raw.as_str() {
-                "1" | "true" | "yes" | "on" => true,
-                "0" | "false" | "no" | "off" | "" => false,
-                _ => {
-                    return Err(invalid(
-                        "LOG_SQL",
-                        format!("expected true or false, got {raw:?}"),
-                    ));
-                }
-            },
+        let log_sql = parse_bool("LOG_SQL", lookup("LOG_SQL"))?;
+        let mut pipeline = PipelineConfig {
+            enabled: parse_bool("DB_PIPELINE", lookup("DB_PIPELINE"))?,
+            ..PipelineConfig::default()
         };
+        if let Some(raw) = lookup("DB_PIPELINE_CLIENTS") {
+            pipeline.clients =
+                parse_in_range("DB_PIPELINE_CLIENTS", &raw, 1..=MAX_PIPELINE_CLIENTS)?;
+        }
+        if pipeline.enabled && !tier.has_pipeline {
+            return Err(invalid(
+                "DB_PIPELINE",
+                format!("{} has no pipelined mode (tier-raw has)", tier.name),
+            ));
+        }
         Ok(Self {
-            bind_addr: var("BIND_ADDR", &format!("127.0.0.1:{}", tier.default_port)),
+            bind_addr: lookup("BIND_ADDR")
+                .unwrap_or_else(|| format!("127.0.0.1:{}", tier.default_port)),
             database,
             pool_size,
             log_sql,
+            pipeline,
         })
+    }
+}
+
+/// Reads `.env` from the working directory (or a parent) into the environment, once
+/// per process however often it is called; variables already set win. A missing
+/// `.env` is normal and gives `Ok`; a malformed one gives the error to report (its
+/// message names the line, never a value).
+pub fn load_dotenv() -> Result<(), String> {
+    static LOADED: OnceLock<Result<(), String>> = OnceLock::new();
+    LOADED
+        .get_or_init(|| match dotenvy::dotenv() {
+            Ok(_) => Ok(()),
+            Err(err) if err.not_found() => Ok(()),
+            Err(err) => Err(err.to_string()),
+        })
+        .clone()
+}
+
+/// The database the environment names: `DATABASE_URL`, else the five pieces, else
+/// [`DEFAULT_DATABASE_URL`]; `.env` included (see [`load_dotenv`]). The tiers, the
+/// tests and the bench all find their server through this one function.
+pub fn database_from_env() -> Result<DatabaseConfig, ConfigError> {
+    // A malformed `.env` is reported by the servers; here the variables that did load
+    // still count.
+    let _ = load_dotenv();
+    DatabaseConfig::from_lookup(&|name: &str| std::env::var(name).ok())
+}
+
+/// `true`/`false` and their usual spellings, or an error naming the variable.
+fn parse_bool(name: &'static str, raw: Option<String>) -> Result<bool, ConfigError> {
+    let Some(raw) = raw else { return Ok(false) };
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(invalid(
+            name,
+            format!("expected true or false, got {raw:?}"),
+        )),
+    }
+}
+
+/// A whole number within `range`, or an error naming the variable and the range.
+fn parse_in_range(
+    name: &'static str,
+    raw: &str,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, ConfigError> {
+    match raw.trim().parse::<usize>() {
+        Ok(value) if range.contains(&value) => Ok(value),
+        _ => Err(invalid(
+            name,
+            format!("expected {} to {}, got {raw:?}", range.start(), range.end()),
+        )),
     }
 }
 
@@ -132,6 +225,27 @@ pub struct DatabaseConfig {
 }
 
 impl DatabaseConfig {
+    /// `DATABASE_URL` if set, else the URL built from the five pieces, each defaulting
+    /// to its part of [`DEFAULT_DATABASE_URL`].
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        if let Some(url) = lookup("DATABASE_URL") {
+            return Self::parse(&url);
+        }
+        let default = Self::parse(DEFAULT_DATABASE_URL)?;
+        let password = Url::parse(DEFAULT_DATABASE_URL)
+            .ok()
+            .and_then(|url| url.password().map(str::to_owned))
+            .unwrap_or_default();
+        let var = |name: &str, default: &str| lookup(name).unwrap_or_else(|| default.to_owned());
+        Self::from_parts(
+            &var("DB_USER", default.user()),
+            &var("DB_PASS", &password),
+            &var("DB_HOST", default.host()),
+            &var("DB_PORT", &default.port().to_string()),
+            &var("DB_NAME", default.name()),
+        )
+    }
+
     /// Parses a `postgres://user:password@host:port/database?options` URL.
     pub fn parse(url: &str) -> Result<Self, ConfigError> {
         // `url`'s parse errors describe the problem, never echo the input.
@@ -269,6 +383,7 @@ mod tests {
         name: "tier-test",
         default_port: 3009,
         default_pool_size: 7,
+        has_pipeline: false,
     };
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -350,6 +465,67 @@ mod tests {
         assert!(config(&[("LOG_SQL", "maybe")]).is_err());
         assert!(config(&[("DB_PORT", "99999")]).is_err());
         assert!(config(&[("LOG_SQL", "TRUE")]).unwrap().log_sql);
+    }
+
+    #[test]
+    fn pipeline_switches_are_strict() {
+        let pipelined = TierInfo {
+            has_pipeline: true,
+            ..TIER
+        };
+        let lookup = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| (*value).to_owned())
+            }
+        };
+        let on = Config::from_lookup(pipelined, lookup(&[("DB_PIPELINE", "on")])).unwrap();
+        assert_eq!(
+            on.pipeline,
+            PipelineConfig {
+                enabled: true,
+                clients: 1
+            }
+        );
+        let four = Config::from_lookup(
+            pipelined,
+            lookup(&[("DB_PIPELINE", "true"), ("DB_PIPELINE_CLIENTS", " 4 ")]),
+        )
+        .unwrap();
+        assert_eq!(four.pipeline.clients, 4);
+        assert!(!config(&[]).unwrap().pipeline.enabled);
+        for bad in ["0", "65", "-1", "two", ""] {
+            let err = Config::from_lookup(pipelined, |name: &str| {
+                (name == "DB_PIPELINE_CLIENTS").then(|| bad.to_owned())
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("DB_PIPELINE_CLIENTS") && err.contains("1 to 64"),
+                "{bad}: {err}"
+            );
+        }
+        let err = config(&[("DB_PIPELINE", "maybe")]).unwrap_err().to_string();
+        assert!(err.contains("DB_PIPELINE"), "{err}");
+        // A tier without a pipelined mode refuses the switch rather than ignoring it.
+        let err = config(&[("DB_PIPELINE", "true")]).unwrap_err().to_string();
+        assert!(err.contains("no pipelined mode"), "{err}");
+        assert!(config(&[("DB_PIPELINE", "false")]).is_ok());
+    }
+
+    #[test]
+    fn one_default_database_for_every_program() {
+        let pieces = DatabaseConfig::from_lookup(&|_: &str| None).unwrap();
+        assert_eq!(pieces.url().expose_secret(), DEFAULT_DATABASE_URL);
+        let named = DatabaseConfig::from_lookup(&|name: &str| {
+            (name == "DB_NAME").then(|| "other".to_owned())
+        })
+        .unwrap();
+        assert_eq!(
+            named.url().expose_secret(),
+            "postgres://postgres:postgres@localhost:5432/other"
+        );
     }
 
     #[test]

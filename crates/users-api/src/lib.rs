@@ -18,6 +18,7 @@
 //! * [`pool`]: the pool settings every tier shares (size, deadlines, idle check).
 //! * [`server`]: `run_tier` (a tier's whole `main`), `serve` with graceful shutdown.
 //! * [`schema`]: the SQL of `migrations/`, embedded for the tiers that apply it by hand.
+//! * [`sqlstate`]: what PostgreSQL's error codes and constraint names mean for the API.
 
 pub mod app;
 pub mod config;
@@ -28,12 +29,13 @@ pub mod pool;
 pub mod routes;
 pub mod schema;
 pub mod server;
+pub mod sqlstate;
 pub mod store;
 pub mod validate;
 
 pub use app::{ApiDoc, router};
-pub use config::{Config, DatabaseConfig, TierInfo, quote_identifier};
+pub use config::{Config, DatabaseConfig, PipelineConfig, TierInfo, quote_identifier};
 pub use error::{ApiError, BoxError, StoreError};
 pub use model::{Page, UserCreate, UserRead, UserUpdate};
-pub use server::{run_tier, serve};
+pub use server::{load_config, run_tier, serve, serve_tier};
 pub use store::{StoreResult, UserStore};

@@ -14,37 +14,50 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 use crate::app::router;
-use crate::config::{Config, TierInfo};
+use crate::config::{Config, TierInfo, load_dotenv};
 use crate::error::error_chain;
 use crate::store::UserStore;
 
 /// How long requests in flight may take to finish once shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// The body of a tier's `main`: reads the configuration, connects with `connect`
-/// (which creates the database if needed and applies the schema), serves until
-/// SIGTERM or Ctrl-C, then closes the pool. Exits 0 after a clean shutdown, 1 if the
-/// server could not start, 2 on a configuration error.
+/// The body of a tier's `main`: [`load_config`], then [`serve_tier`] with `connect`.
+/// Exits 0 after a clean shutdown, 1 if the server could not start, 2 on a
+/// configuration error.
 pub async fn run_tier<S, F>(tier: TierInfo, connect: F) -> ExitCode
 where
     S: UserStore,
     F: AsyncFnOnce(&Config) -> anyhow::Result<S>,
 {
-    // A missing `.env` is normal; a malformed one is worth a warning.
-    let dotenv = dotenvy::dotenv();
+    match load_config(tier) {
+        Ok(config) => serve_tier(tier, config, connect).await,
+        Err(code) => code,
+    }
+}
+
+/// Reads `.env` (once) and the environment, and starts logging. A configuration error
+/// is logged (never with the password) and returned as exit code 2. A tier that picks
+/// its store by configuration (tier-raw's `DB_PIPELINE`) calls this, then
+/// [`serve_tier`] with the `connect` it chose.
+pub fn load_config(tier: TierInfo) -> Result<Config, ExitCode> {
+    let dotenv = load_dotenv();
     init_tracing();
-    if let Err(err) = &dotenv
-        && !err.not_found()
-    {
+    if let Err(err) = &dotenv {
         tracing::warn!(error = %err, "could not read .env");
     }
-    let config = match Config::from_env(tier) {
-        Ok(config) => config,
-        Err(err) => {
-            tracing::error!(error = %err, "invalid configuration");
-            return ExitCode::from(2);
-        }
-    };
+    Config::from_env(tier).map_err(|err| {
+        tracing::error!(error = %err, "invalid configuration");
+        ExitCode::from(2)
+    })
+}
+
+/// Connects with `connect` (which creates the database if needed and applies the
+/// schema), serves until SIGTERM or Ctrl-C, then closes the pool.
+pub async fn serve_tier<S, F>(tier: TierInfo, config: Config, connect: F) -> ExitCode
+where
+    S: UserStore,
+    F: AsyncFnOnce(&Config) -> anyhow::Result<S>,
+{
     let db = &config.database;
     // The password never appears: host, port, name and user are logged one by one.
     tracing::info!(
@@ -56,6 +69,7 @@ where
         db.user = db.user(),
         pool_size = config.pool_size,
         log_sql = config.log_sql,
+        pipeline = config.pipeline.enabled,
         "starting"
     );
     let store = match connect(&config).await {
