@@ -12,6 +12,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect, RuntimeErr, Set, SqlErr,
 };
+use users_api::sqlstate;
 use users_api::{Page, StoreError, StoreResult, UserCreate, UserRead, UserStore, UserUpdate};
 
 use crate::entity::prelude::User;
@@ -140,26 +141,30 @@ fn user_from_model(model: Model) -> UserRead {
 // ANCHOR: errors
 /// Maps an ORM error onto the store's vocabulary.
 ///
-/// SeaORM classifies a unique violation portably (`SqlErr::UniqueConstraintViolation`,
-/// SQLSTATE 23505 on PostgreSQL), which on our unique index means "email taken". No
-/// pooled connection in time is `DbErr::ConnectionAcquire`. For anything else we look
-/// under SeaORM's wrapper at the `sqlx::Error` it carries, as tier-sqlx does: a lost
-/// connection or a server shutting down is "unavailable" (503, retry); everything else
-/// is a bug or a surprise (500).
+/// SeaORM classifies a unique violation portably (`SqlErr::UniqueConstraintViolation`),
+/// but keeps only the message, not which constraint: for that we look under SeaORM's
+/// wrapper at the `sqlx::Error` it carries, as tier-sqlx does. A unique violation on
+/// the email index is "email taken" (any other unique constraint is not). No pooled
+/// connection in time is `DbErr::ConnectionAcquire`; a lost connection or a server
+/// shutting down is "unavailable" (503, retry); everything else is a bug or a surprise
+/// (500). The meanings are shared by all tiers (`users_api::sqlstate`).
 fn db_error(err: DbErr) -> StoreError {
-    if let Some(SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
-        return StoreError::EmailTaken;
-    }
-    match &err {
-        // No pooled connection within `ACQUIRE_TIMEOUT`, or the pool is shutting down.
-        DbErr::ConnectionAcquire(_) => StoreError::unavailable(err),
+    let source = match &err {
         DbErr::Conn(RuntimeErr::SqlxError(source))
         | DbErr::Exec(RuntimeErr::SqlxError(source))
-        | DbErr::Query(RuntimeErr::SqlxError(source))
-            if is_unavailable(source) =>
-        {
-            StoreError::unavailable(err)
-        }
+        | DbErr::Query(RuntimeErr::SqlxError(source)) => Some(source.as_ref()),
+        _ => None,
+    };
+    if let Some(SqlErr::UniqueConstraintViolation(_)) = err.sql_err()
+        && let Some(sea_orm::sqlx::Error::Database(db)) = source
+        && sqlstate::is_email_taken(sqlstate::UNIQUE_VIOLATION, db.constraint())
+    {
+        return StoreError::EmailTaken;
+    }
+    match (&err, source) {
+        // No pooled connection within `ACQUIRE_TIMEOUT`, or the pool is shutting down.
+        (DbErr::ConnectionAcquire(_), _) => StoreError::unavailable(err),
+        (_, Some(source)) if is_unavailable(source) => StoreError::unavailable(err),
         _ => StoreError::internal(err),
     }
 }
@@ -169,7 +174,7 @@ fn db_error(err: DbErr) -> StoreError {
 fn is_unavailable(err: &sea_orm::sqlx::Error) -> bool {
     use sea_orm::sqlx::Error;
     match err {
-        Error::Database(db) => db.code().is_some_and(|code| is_transient(&code)),
+        Error::Database(db) => db.code().is_some_and(|code| sqlstate::is_transient(&code)),
         Error::PoolTimedOut
         | Error::PoolClosed
         | Error::Io(_)
@@ -178,12 +183,5 @@ fn is_unavailable(err: &sea_orm::sqlx::Error) -> bool {
         | Error::WorkerCrashed => true,
         _ => false,
     }
-}
-
-/// Server states that say "try again later": connection exceptions (class 08),
-/// shutdown or start-up (57P01-57P03), too many connections (53300), and a statement
-/// cancelled by `statement_timeout` (57014). sqlx hands the SQLSTATE over as text.
-fn is_transient(code: &str) -> bool {
-    code.starts_with("08") || ["57P01", "57P02", "57P03", "53300", "57014"].contains(&code)
 }
 // ANCHOR_END: errors

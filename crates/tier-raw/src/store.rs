@@ -8,10 +8,9 @@
 
 use deadpool_postgres::{Object, Pool, PoolError};
 use tokio_postgres::Row;
-use tokio_postgres::error::SqlState;
-use users_api::{Page, StoreError, StoreResult, UserCreate, UserRead, UserStore, UserUpdate};
-
 use users_api::pool::ACQUIRE_TIMEOUT;
+use users_api::sqlstate;
+use users_api::{Page, StoreError, StoreResult, UserCreate, UserRead, UserStore, UserUpdate};
 
 /// The users table, through a pool of `tokio-postgres` connections.
 #[derive(Clone)]
@@ -156,32 +155,23 @@ pub(crate) fn user_from_row(row: &Row) -> StoreResult<UserRead> {
 /// Maps a driver error onto the store's vocabulary.
 ///
 /// The lesson of this function: a raw driver hands you SQLSTATE codes, and deciding
-/// what they mean for your API is your job. 23505 on our unique index is "email
-/// taken"; a lost connection or a server shutting down is "unavailable" (503, retry);
-/// everything else is a bug or a surprise (500).
+/// what they mean for your API is your job. A unique violation on the email index is
+/// "email taken"; a lost connection or a server shutting down is "unavailable" (503,
+/// retry); everything else is a bug or a surprise (500). The meanings are shared by
+/// all tiers (`users_api::sqlstate`); reading them out of the error is this driver's.
 pub(crate) fn db_error(err: tokio_postgres::Error) -> StoreError {
-    match err.code() {
-        Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::EmailTaken,
-        Some(code) if is_transient(code) => StoreError::unavailable(err),
-        Some(_) => StoreError::internal(err),
+    let Some(db) = err.as_db_error() else {
         // No SQLSTATE: the error is from the connection itself (closed, I/O, timeout).
-        None => StoreError::unavailable(err),
+        return StoreError::unavailable(err);
+    };
+    let code = db.code().code();
+    if sqlstate::is_email_taken(code, db.constraint()) {
+        StoreError::EmailTaken
+    } else if sqlstate::is_transient(code) {
+        StoreError::unavailable(err)
+    } else {
+        StoreError::internal(err)
     }
-}
-
-/// Server states that say "try again later": connection exceptions (class 08),
-/// shutdown or start-up (57P01-57P03), too many connections (53300), and a statement
-/// cancelled by `statement_timeout` (57014).
-fn is_transient(code: &SqlState) -> bool {
-    code.code().starts_with("08")
-        || [
-            SqlState::ADMIN_SHUTDOWN,
-            SqlState::CRASH_SHUTDOWN,
-            SqlState::CANNOT_CONNECT_NOW,
-            SqlState::TOO_MANY_CONNECTIONS,
-            SqlState::QUERY_CANCELED,
-        ]
-        .contains(code)
 }
 
 /// Maps a pool error: timeouts and failures to connect are "unavailable".

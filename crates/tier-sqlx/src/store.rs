@@ -10,6 +10,7 @@
 //! request: that is what this tier buys over the raw driver.
 
 use sqlx::PgPool;
+use users_api::sqlstate;
 use users_api::{Page, StoreError, StoreResult, UserCreate, UserRead, UserStore, UserUpdate};
 
 /// The users table, through a `sqlx` pool of PostgreSQL connections.
@@ -133,14 +134,24 @@ impl UserStore for SqlxStore {
 // ANCHOR: errors
 /// Maps a driver error onto the store's vocabulary.
 ///
-/// sqlx sorts its errors into variants, and knows one SQLSTATE by name: a unique
-/// violation (23505), which on our unique index means "email taken". A lost
-/// connection, an exhausted or closed pool, or a server shutting down is
-/// "unavailable" (503, retry); everything else is a bug or a surprise (500).
+/// sqlx sorts its errors into variants; a database's answer carries its SQLSTATE and,
+/// for a violated constraint, the constraint's name. A unique violation on the email
+/// index is "email taken" (any other unique constraint is not). A lost connection, an
+/// exhausted or closed pool, or a server shutting down is "unavailable" (503, retry);
+/// everything else is a bug or a surprise (500). The meanings are shared by all tiers
+/// (`users_api::sqlstate`).
 fn db_error(err: sqlx::Error) -> StoreError {
     match &err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::EmailTaken,
-        sqlx::Error::Database(db) if db.code().is_some_and(|code| is_transient(&code)) => {
+        sqlx::Error::Database(db)
+            if db
+                .code()
+                .is_some_and(|code| sqlstate::is_email_taken(&code, db.constraint())) =>
+        {
+            StoreError::EmailTaken
+        }
+        sqlx::Error::Database(db)
+            if db.code().is_some_and(|code| sqlstate::is_transient(&code)) =>
+        {
             StoreError::unavailable(err)
         }
         // No pooled connection within `ACQUIRE_TIMEOUT`, or the pool is shutting down.
@@ -152,12 +163,5 @@ fn db_error(err: sqlx::Error) -> StoreError {
         | sqlx::Error::WorkerCrashed => StoreError::unavailable(err),
         _ => StoreError::internal(err),
     }
-}
-
-/// Server states that say "try again later": connection exceptions (class 08),
-/// shutdown or start-up (57P01-57P03), too many connections (53300), and a statement
-/// cancelled by `statement_timeout` (57014). sqlx hands the SQLSTATE over as text.
-fn is_transient(code: &str) -> bool {
-    code.starts_with("08") || ["57P01", "57P02", "57P03", "53300", "57014"].contains(&code)
 }
 // ANCHOR_END: errors

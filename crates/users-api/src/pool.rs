@@ -11,12 +11,10 @@ use std::time::Duration;
 ///
 /// On a 2-core machine PostgreSQL runs at most two queries at a time anyway; more
 /// connections only add server processes (~10 MB each) taking turns on the cores. The
-/// classic sizing rule, cores x 2 + disks, says about 5. Measured with
-/// `cargo run -p bench --release -- --workloads get --variant raw:DB_POOL_SIZE=4
-/// --variant raw:DB_POOL_SIZE=16` (and the same for sqlx and orm), in one run on the
-/// 2-core machine, requests/s: tier-raw 22,806 / 24,693 / 22,874 with 4 / 8 / 16
-/// connections, tier-sqlx 17,026 / 19,682 / 18,155, tier-orm 14,451 / 16,213 / 15,352.
-/// On a bigger machine, measure again.
+/// classic sizing rule, cores x 2 + disks, says about 5. 8 measured best of 4, 8 and 16
+/// for every tier on the 2-core machine: the README's tuning table has the figures and
+/// the bench command that reruns them (`--variant raw:DB_POOL_SIZE=4` and so on). On a
+/// bigger machine, measure again.
 pub const DEFAULT_POOL_SIZE: usize = 8;
 
 /// The longest a request waits for a pooled connection before it is answered 503.

@@ -1,0 +1,56 @@
+//! What PostgreSQL's error codes mean for this API, decided once for all three tiers.
+//!
+//! Every tier's driver reports a failed statement with a SQLSTATE, a five-character
+//! code (`23505` unique violation, `57P01` admin shutdown, ...), and, for a violated
+//! constraint, the constraint's name. Each tier reads both out of its own error type
+//! in its own idiom (see each tier's `db_error`); what they *mean* is the same for all
+//! three, so it lives here.
+
+/// The unique index on `lower(email)` (see `migrations/`): a unique violation on it,
+/// and only on it, means "that email is taken" (409).
+///
+/// Checking the name, not just the code, is the `on_constraint` idea of
+/// realworld-axum-sqlx: a unique constraint added to the schema later (say, on a post's
+/// slug) must not be reported as a taken email. A violation of any other constraint
+/// stays a 500 until the code learns what it means.
+pub const EMAIL_UNIQUE_INDEX: &str = "users_email_lower_key";
+
+/// SQLSTATE of a unique violation.
+pub const UNIQUE_VIOLATION: &str = "23505";
+
+/// Whether a unique violation on `constraint` means a taken email.
+pub fn is_email_taken(code: &str, constraint: Option<&str>) -> bool {
+    code == UNIQUE_VIOLATION && constraint == Some(EMAIL_UNIQUE_INDEX)
+}
+
+/// Server states that say "try again later" (503 with `Retry-After`): connection
+/// exceptions (class 08), shutdown or start-up (57P01-57P03), too many connections
+/// (53300), and a statement cancelled by `statement_timeout` (57014).
+pub fn is_transient(code: &str) -> bool {
+    code.starts_with("08") || ["57P01", "57P02", "57P03", "53300", "57014"].contains(&code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_email_index_means_a_taken_email() {
+        assert!(is_email_taken("23505", Some("users_email_lower_key")));
+        assert!(!is_email_taken("23505", Some("posts_slug_key")));
+        assert!(!is_email_taken("23505", None));
+        assert!(!is_email_taken("23503", Some("users_email_lower_key")));
+    }
+
+    #[test]
+    fn transient_states_are_retryable_and_others_are_not() {
+        for code in [
+            "08006", "08001", "57P01", "57P02", "57P03", "53300", "57014",
+        ] {
+            assert!(is_transient(code), "{code}");
+        }
+        for code in ["23505", "42P01", "22001", "40001", "XX000"] {
+            assert!(!is_transient(code), "{code}");
+        }
+    }
+}
