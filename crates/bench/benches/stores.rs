@@ -45,8 +45,8 @@ fn run() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let url = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| bench::cli::DEFAULT_DATABASE_URL.to_owned());
+    // The same server the benchmark binary uses, decided in one place.
+    let url = bench::cli::database_url::choose(None, bench::cli::database_url::from_environment());
     let server = DatabaseConfig::parse(&url).context("DATABASE_URL")?;
     let admin_db = server.with_database("postgres");
     let bench_db = server.with_database(DATABASE);

@@ -22,16 +22,25 @@ const COLOURS: [RGBColor; 6] = [
 
 /// The chart of `report` as an SVG document.
 pub fn svg(report: &Report) -> anyhow::Result<String> {
-    let workloads = &report.settings.workloads;
+    let workloads: Vec<String> = report
+        .settings
+        .workloads
+        .iter()
+        .map(|w| w.name().to_owned())
+        .collect();
     let tiers: Vec<&str> = report.tiers.iter().map(|t| t.label.as_str()).collect();
-    // values[w][t], `None` where that tier did not run that workload.
+    // values[w][t], by position because position is where a bar is drawn: group `w`
+    // on the x axis, bar `t` within it. Each value is looked up by name; `None` where
+    // that tier did not run that workload.
     let table = |pick: fn(&crate::report::Summary) -> f64| -> Vec<Vec<Option<f64>>> {
-        workloads
+        report
+            .settings
+            .workloads
             .iter()
             .map(|w| {
                 tiers
                     .iter()
-                    .map(|t| report.cell(t, w).map(|c| pick(&c.summary)))
+                    .map(|t| report.cell(t, *w).map(|c| pick(&c.summary)))
                     .collect()
             })
             .collect()
@@ -49,7 +58,7 @@ pub fn svg(report: &Report) -> anyhow::Result<String> {
         panel(
             &top,
             &format!("Throughput, requests/s (higher is better); {conditions}"),
-            workloads,
+            &workloads,
             &tiers,
             &table(|s| s.rps),
             |v| {
@@ -63,7 +72,7 @@ pub fn svg(report: &Report) -> anyhow::Result<String> {
         panel(
             &bottom,
             &format!("p99 latency, ms (lower is better); {conditions}"),
-            workloads,
+            &workloads,
             &tiers,
             &table(|s| s.p99_ms),
             |v| format!("{v:.1}"),
@@ -170,7 +179,7 @@ mod tests {
 
     #[test]
     fn draws_bars_labels_and_legend_without_fonts() {
-        let report = crate::report::tests::report();
+        let report = crate::report::fixtures::report();
         let svg = svg(&report).unwrap();
         assert!(svg.starts_with("<svg"));
         assert!(svg.contains("Throughput, requests/s"));

@@ -4,16 +4,26 @@
 //! (fewer rows, one round, short windows, three workloads) so that a run finishes in
 //! under a minute on a 2-core machine. An option given explicitly always wins over
 //! both, so `--quick --workloads get` is a quick run of `get` alone.
+//!
+//! The tier rows (`--tiers`, `--variant`) are built in `cli/tier_spec.rs` ([`TierSpec`]);
+//! where the database URL comes from is decided in [`database_url`] alone.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use users_api::DatabaseConfig;
 
-/// The admin connection when neither `--database-url` nor `DATABASE_URL` is given.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub mod database_url;
+#[cfg(test)]
+mod tests;
+mod tier_spec;
+
+pub use tier_spec::{TierKind, TierLabel, TierSpec, Variant};
+use tier_spec::{parse_env_pair, parse_variant};
+
+use crate::workload::Workload;
 
 /// `cargo run -p bench --release -- [options]`: measures the three /users tiers.
 #[derive(Debug, Parser)]
@@ -81,131 +91,6 @@ pub struct Options {
     pub keep_database: bool,
 }
 
-/// One kind of traffic. Each request of a workload is one HTTP request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum)]
-pub enum Workload {
-    /// `GET /users/{id}`, a random existing id.
-    Get,
-    /// `GET /users?limit=50&after_id=A`, a random `A` (always a full page).
-    List,
-    /// `POST /users` with a unique email.
-    Create,
-    /// `PATCH /users/{id}` renaming a random existing user.
-    Update,
-    /// 90 % `get`, 10 % `create`.
-    Mixed,
-    /// `GET /users?limit=50` (the first page), to compare with `list-last`.
-    ListFirst,
-    /// `GET /users?limit=50&after_id=ROWS-50` (the last full page): keyset pagination
-    /// should make it cost what the first page costs, even at a million rows.
-    ListLast,
-}
-
-impl Workload {
-    /// The name used on the command line and in the report.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Get => "get",
-            Self::List => "list",
-            Self::Create => "create",
-            Self::Update => "update",
-            Self::Mixed => "mixed",
-            Self::ListFirst => "list-first",
-            Self::ListLast => "list-last",
-        }
-    }
-
-    /// The workloads it is made of (itself, except `mixed`), so that a warm-up can
-    /// prepare every statement it will use.
-    pub fn parts(self) -> Vec<Workload> {
-        match self {
-            Self::Mixed => vec![Self::Get, Self::Create],
-            other => vec![other],
-        }
-    }
-
-    /// Whether it adds or changes rows (the bench database is tidied after it).
-    pub fn writes(self) -> bool {
-        matches!(self, Self::Create | Self::Update | Self::Mixed)
-    }
-}
-
-/// Which server to run. `RawPipelined` is the tier-raw binary with `DB_PIPELINE=true`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
-pub enum TierKind {
-    /// tier-raw: tokio-postgres + deadpool-postgres.
-    #[value(alias = "tier-raw")]
-    Raw,
-    /// tier-sqlx: sqlx.
-    #[value(alias = "tier-sqlx")]
-    Sqlx,
-    /// tier-orm: SeaORM.
-    #[value(alias = "tier-orm")]
-    Orm,
-    /// tier-raw with `DB_PIPELINE=true` (reads share a few pipelined clients).
-    #[value(alias = "tier-raw-pipelined")]
-    RawPipelined,
-}
-
-/// How one tier row of the report is run: which binary, with which extra environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TierSpec {
-    /// Which tier.
-    pub kind: TierKind,
-    /// The row's name in the report.
-    pub label: String,
-    /// The Cargo package, which is also the binary's name.
-    pub package: &'static str,
-    /// Environment that makes this variant (on top of the bench's own).
-    pub env: Vec<(String, String)>,
-}
-
-/// `--variant TIER:KEY=VALUE,...`: a tier run with extra environment, as a row of its own.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Variant {
-    /// The tier it starts from.
-    pub tier: TierKind,
-    /// Set on top of the tier's own environment.
-    pub env: Vec<(String, String)>,
-}
-
-impl Variant {
-    /// The row: the tier's own, with the extra environment added and named in the label
-    /// (`tier-raw + TOKIO_WORKER_THREADS=1`).
-    pub fn spec(&self) -> TierSpec {
-        let mut spec = self.tier.spec();
-        let named: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        spec.label = format!("{} + {}", spec.label, named.join(" "));
-        spec.env.extend(self.env.iter().cloned());
-        spec
-    }
-}
-
-impl TierKind {
-    /// Everything needed to run it.
-    pub fn spec(self) -> TierSpec {
-        let (label, package, env): (_, _, &'static [(&str, &str)]) = match self {
-            Self::Raw => ("tier-raw", "tier-raw", &[]),
-            Self::Sqlx => ("tier-sqlx", "tier-sqlx", &[]),
-            Self::Orm => ("tier-orm", "tier-orm", &[]),
-            Self::RawPipelined => (
-                "tier-raw (pipelined)",
-                "tier-raw",
-                &[("DB_PIPELINE", "true")],
-            ),
-        };
-        TierSpec {
-            kind: self,
-            label: label.to_owned(),
-            package,
-            env: env
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        }
-    }
-}
-
 /// Everything a run will do, with every default filled in.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -247,7 +132,8 @@ pub struct Plan {
 
 impl Options {
     /// Fills in the defaults (`--quick` ones if asked) and checks the values.
-    /// `env_database_url` is `$DATABASE_URL`, passed in so tests need no environment.
+    /// `env_database_url` is [`database_url::from_environment`], passed in so tests need
+    /// no environment; [`database_url::choose`] decides between it and `--database-url`.
     pub fn plan(
         &self,
         env_database_url: Option<String>,
@@ -313,14 +199,10 @@ impl Options {
             anyhow::ensure!(
                 !tiers[..i].iter().any(|earlier| earlier.label == spec.label),
                 "--variant {:?} is given twice",
-                spec.label
+                spec.label.as_str()
             );
         }
-        let url = self
-            .database_url
-            .clone()
-            .or(env_database_url)
-            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let url = database_url::choose(self.database_url.clone(), env_database_url);
         // Parsed by the contract's own type: the password stays in a secret, and every
         // message about a bad URL leaves it out.
         let server = DatabaseConfig::parse(&url).context("--database-url / DATABASE_URL")?;
@@ -381,134 +263,4 @@ fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
         }
     }
     out
-}
-
-/// `KEY=VALUE` for `--env`.
-fn parse_env_pair(raw: &str) -> Result<(String, String), String> {
-    match raw.split_once('=') {
-        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
-        _ => Err(format!("expected KEY=VALUE, got {raw:?}")),
-    }
-}
-
-fn parse_variant(raw: &str) -> Result<Variant, String> {
-    let usage = || format!("expected TIER:KEY=VALUE[,KEY=VALUE...], got {raw:?}");
-    let (tier, pairs) = raw.split_once(':').ok_or_else(usage)?;
-    let tier = TierKind::from_str(tier, true).map_err(|_| format!("unknown tier {tier:?}"))?;
-    let env = pairs
-        .split(',')
-        .map(parse_env_pair)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Variant { tier, env })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use secrecy::ExposeSecret;
-    use std::path::Path;
-
-    fn plan(args: &[&str]) -> anyhow::Result<Plan> {
-        let options =
-            Options::try_parse_from(std::iter::once("bench").chain(args.iter().copied()))?;
-        options.plan(None, Path::new("/ws"))
-    }
-
-    #[test]
-    fn defaults_are_the_full_run() {
-        let plan = plan(&[]).unwrap();
-        assert_eq!(plan.rows, 10_000);
-        assert_eq!(plan.connections, 64);
-        assert_eq!(plan.rounds, 3);
-        assert_eq!(plan.workloads.len(), 5);
-        assert_eq!(plan.tiers.len(), 4);
-        assert_eq!(plan.tiers[3].label, "tier-raw (pipelined)");
-        assert_eq!(
-            plan.tiers[3].env,
-            [("DB_PIPELINE".to_owned(), "true".to_owned())]
-        );
-        assert_eq!(plan.out, Path::new("/ws/target/bench"));
-        assert_eq!(plan.admin.name(), "postgres");
-        assert_eq!(plan.bench_db.name(), "users_bench");
-        assert_eq!(plan.bench_db.host(), "127.0.0.1");
-    }
-
-    #[test]
-    fn quick_shrinks_everything_but_explicit_options_win() {
-        let plan = plan(&["--quick", "--rows", "5000", "--tiers", "tier-raw,sqlx,raw"]).unwrap();
-        assert_eq!(plan.rows, 5000);
-        assert_eq!(plan.rounds, 1);
-        assert_eq!(plan.duration, Duration::from_secs(2));
-        assert_eq!(
-            plan.workloads,
-            vec![Workload::Get, Workload::List, Workload::Mixed]
-        );
-        let labels: Vec<_> = plan.tiers.iter().map(|t| t.label.as_str()).collect();
-        assert_eq!(labels, ["tier-raw", "tier-sqlx"]);
-    }
-
-    #[test]
-    fn a_variant_is_an_extra_row_with_its_environment_in_its_label() {
-        let with_variants = plan(&[
-            "--tiers",
-            "raw",
-            "--variant",
-            "raw:TOKIO_WORKER_THREADS=1",
-            "--variant",
-            "raw-pipelined:DB_POOL_SIZE=8,TOKIO_WORKER_THREADS=1",
-        ])
-        .unwrap();
-        let labels: Vec<_> = with_variants
-            .tiers
-            .iter()
-            .map(|t| t.label.as_str())
-            .collect();
-        assert_eq!(
-            labels,
-            [
-                "tier-raw",
-                "tier-raw + TOKIO_WORKER_THREADS=1",
-                "tier-raw (pipelined) + DB_POOL_SIZE=8 TOKIO_WORKER_THREADS=1"
-            ]
-        );
-        assert_eq!(with_variants.tiers[2].package, "tier-raw");
-        let env: Vec<_> = with_variants.tiers[2]
-            .env
-            .iter()
-            .map(|(k, _)| k.as_str())
-            .collect();
-        assert_eq!(env, ["DB_PIPELINE", "DB_POOL_SIZE", "TOKIO_WORKER_THREADS"]);
-        for bad in ["raw", "raw:", "nosuch:A=1", "raw:=1"] {
-            assert!(plan(&["--variant", bad]).is_err(), "{bad} was accepted");
-        }
-        assert!(plan(&["--variant", "raw:A=1", "--variant", "raw:A=1"]).is_err());
-    }
-
-    #[test]
-    fn the_url_keeps_its_secret_and_only_the_database_changes() {
-        let options = Options::try_parse_from(["bench"]).unwrap();
-        let plan = options
-            .plan(
-                Some("postgres://ada:pw@db:6000/users_course".into()),
-                Path::new("/ws"),
-            )
-            .unwrap();
-        assert_eq!(
-            plan.bench_db.url().expose_secret(),
-            "postgres://ada:pw@db:6000/users_bench"
-        );
-        assert!(!format!("{plan:?}").contains("pw@"));
-    }
-
-    #[test]
-    fn bad_values_are_refused() {
-        assert!(plan(&["--rows", "5"]).is_err());
-        assert!(plan(&["--connections", "0"]).is_err());
-        assert!(plan(&["--duration", "-1"]).is_err());
-        assert!(plan(&["--workloads", "delete"]).is_err());
-        assert!(plan(&["--env", "=x"]).is_err());
-        assert!(plan(&["--bench-database", "postgres"]).is_err());
-        let plan = plan(&["--env", "DB_POOL_SIZE=32"]).unwrap();
-        assert_eq!(plan.env, [("DB_POOL_SIZE".to_owned(), "32".to_owned())]);
-    }
 }

@@ -7,20 +7,24 @@
 //! one request costs in each tier, and writes a report. `cargo bench -p bench` runs
 //! the store-level benches (`benches/stores.rs`): each store called directly, no HTTP.
 //!
-//! Module map, in the order the binary uses them:
+//! Module map, in the order a run uses them:
 //!
-//! * [`cli`]: the options, and the plan they resolve to (`--quick` shortens it).
+//! * [`run`]: the whole run, step by step; the binary (`src/main.rs`) only calls it.
+//! * [`cli`]: the options, and the plan they resolve to (`--quick` shortens it);
+//!   [`cli::database_url`] is the one place that decides the database's URL.
+//! * [`workload`]: the kinds of traffic, half of every result's key.
 //! * [`machine`]: what machine this is, for the report's header.
 //! * [`seed`]: the bench database, recreated and filled with `generate_series`.
 //! * [`pgbench`]: the database's own ceilings for the `get` query.
 //! * [`tiers`]: building, starting and stopping a tier; its CPU time and peak RSS.
-//! * [`loadgen`]: the HTTP load generator (hyper, HDR histograms) and the workloads.
+//! * [`rounds`]: the timed rounds, one tier alive at a time, and where the CPU went.
+//! * [`loadgen`]: the HTTP load generator (hyper, HDR histograms).
+//! * [`wire_cost`]: each tier behind the counting proxy: round trips per request.
 //! * [`proxy`]: a TCP proxy that parses the PostgreSQL wire protocol and counts
 //!   messages and round trips: the explanation of the gaps between tiers.
-//! * [`report`]: medians over rounds, the Markdown table, `report.json`, targets.
+//! * [`report`]: the report assembled from the results (keyed by tier label and
+//!   workload), medians over rounds, targets, Markdown, `report.json`.
 //! * [`chart`]: the SVG chart of throughput and p99.
-//!
-//! The binary (`src/main.rs`) only strings these together.
 
 pub mod chart;
 pub mod cli;
@@ -29,5 +33,9 @@ pub mod machine;
 pub mod pgbench;
 pub mod proxy;
 pub mod report;
+pub mod rounds;
+pub mod run;
 pub mod seed;
 pub mod tiers;
+pub mod wire_cost;
+pub mod workload;

@@ -12,7 +12,9 @@
 //!   the database itself, once network round trips stop being the limit.
 //!
 //! The connection goes as `-h -p -U dbname` with the password in `PGPASSWORD`, so the
-//! command line the report prints never holds a secret.
+//! command line the report prints never holds a secret. [`ceilings`] measures both for
+//! a run's plan, before any tier holds connections, and says in a note why one is
+//! missing (skipped, not installed, failed).
 
 use std::path::Path;
 use std::time::Duration;
@@ -21,6 +23,8 @@ use anyhow::Context as _;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use users_api::DatabaseConfig;
+
+use crate::cli::Plan;
 
 /// The query of the `get` workload, exactly as the tiers send it.
 pub const GET_SQL: &str = "SELECT id, name, email, created_at FROM users WHERE id = :id;";
@@ -53,6 +57,91 @@ pub struct Ceiling {
     /// CPU time of the whole machine (pgbench, the database, anything else) per 1,000
     /// queries, ms: what a query costs when nothing but the database works on it.
     pub machine_cpu_ms_per_1k: Option<f64>,
+}
+
+/// pgbench's ceilings, or why there are none.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Ceilings {
+    /// `pgbench --version`, if installed.
+    pub version: Option<String>,
+    /// Why a ceiling is missing.
+    pub note: Option<String>,
+    /// One prepared SELECT per transaction, as many clients as HTTP connections.
+    pub prepared: Option<Ceiling>,
+    /// 16 SELECTs per pipeline, a few clients.
+    pub pipelined: Option<Ceiling>,
+}
+
+impl Ceilings {
+    /// The ceilings that were measured, prepared first.
+    pub fn measured(&self) -> impl Iterator<Item = &Ceiling> {
+        [&self.prepared, &self.pipelined].into_iter().flatten()
+    }
+}
+
+/// pgbench's two ceilings, or a note saying why they are missing.
+pub async fn ceilings(plan: &Plan) -> Ceilings {
+    let mut ceilings = Ceilings::default();
+    if plan.pgbench_seconds == 0 {
+        ceilings.note = Some("pgbench skipped (--no-pgbench).".into());
+        return ceilings;
+    }
+    ceilings.version = version().await;
+    if ceilings.version.is_none() {
+        ceilings.note = Some(
+            "pgbench is not installed, so the database's ceilings (and the ratios to them) \
+             are missing. It comes with PostgreSQL's server package (Debian: postgresql-15)."
+                .into(),
+        );
+        return ceilings;
+    }
+    let mut problems = Vec::new();
+    let prepared = run(
+        "prepared",
+        &single_script(),
+        1,
+        &plan.bench_db,
+        &plan.out,
+        plan.connections,
+        plan.pgbench_seconds,
+        plan.rows,
+    )
+    .await;
+    match prepared {
+        Ok(c) => {
+            eprintln!(
+                "bench: pgbench prepared, {} clients: {:.0} tps",
+                c.clients, c.tps
+            );
+            ceilings.prepared = Some(c);
+        }
+        Err(err) => problems.push(format!("pgbench prepared failed: {err:#}")),
+    }
+    let pipelined = run(
+        "pipelined",
+        &pipelined_script(PIPELINE_DEPTH),
+        PIPELINE_DEPTH,
+        &plan.bench_db,
+        &plan.out,
+        PIPELINE_CLIENTS.min(plan.connections),
+        plan.pgbench_seconds,
+        plan.rows,
+    )
+    .await;
+    match pipelined {
+        Ok(c) => {
+            eprintln!(
+                "bench: pgbench pipelined, {} clients x {} queries: {:.0} queries/s",
+                c.clients, c.queries_per_transaction, c.queries_per_second
+            );
+            ceilings.pipelined = Some(c);
+        }
+        Err(err) => problems.push(format!("pgbench pipelined failed: {err:#}")),
+    }
+    if !problems.is_empty() {
+        ceilings.note = Some(problems.join("; "));
+    }
+    ceilings
 }
 
 /// pgbench's version line, or `None` when it is not installed.

@@ -1,0 +1,108 @@
+//! Unit tests of the command line: defaults, `--quick`, variants, the URL, bad values.
+
+use super::*;
+use secrecy::ExposeSecret;
+use std::path::Path;
+
+fn plan(args: &[&str]) -> anyhow::Result<Plan> {
+    let options = Options::try_parse_from(std::iter::once("bench").chain(args.iter().copied()))?;
+    options.plan(None, Path::new("/ws"))
+}
+
+#[test]
+fn defaults_are_the_full_run() {
+    let plan = plan(&[]).unwrap();
+    assert_eq!(plan.rows, 10_000);
+    assert_eq!(plan.connections, 64);
+    assert_eq!(plan.rounds, 3);
+    assert_eq!(plan.workloads.len(), 5);
+    assert_eq!(plan.tiers.len(), 4);
+    assert_eq!(plan.tiers[3].label, "tier-raw (pipelined)");
+    assert_eq!(
+        plan.tiers[3].env,
+        [("DB_PIPELINE".to_owned(), "true".to_owned())]
+    );
+    assert_eq!(plan.out, Path::new("/ws/target/bench"));
+    assert_eq!(plan.admin.name(), "postgres");
+    assert_eq!(plan.bench_db.name(), "users_bench");
+    assert_eq!(plan.bench_db.host(), "127.0.0.1");
+}
+
+#[test]
+fn quick_shrinks_everything_but_explicit_options_win() {
+    let plan = plan(&["--quick", "--rows", "5000", "--tiers", "tier-raw,sqlx,raw"]).unwrap();
+    assert_eq!(plan.rows, 5000);
+    assert_eq!(plan.rounds, 1);
+    assert_eq!(plan.duration, Duration::from_secs(2));
+    assert_eq!(
+        plan.workloads,
+        vec![Workload::Get, Workload::List, Workload::Mixed]
+    );
+    let labels: Vec<_> = plan.tiers.iter().map(|t| t.label.as_str()).collect();
+    assert_eq!(labels, ["tier-raw", "tier-sqlx"]);
+}
+
+#[test]
+fn a_variant_is_an_extra_row_with_its_environment_in_its_label() {
+    let with_variants = plan(&[
+        "--tiers",
+        "raw",
+        "--variant",
+        "raw:TOKIO_WORKER_THREADS=1",
+        "--variant",
+        "raw-pipelined:DB_POOL_SIZE=8,TOKIO_WORKER_THREADS=1",
+    ])
+    .unwrap();
+    let labels: Vec<_> = with_variants
+        .tiers
+        .iter()
+        .map(|t| t.label.as_str())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "tier-raw",
+            "tier-raw + TOKIO_WORKER_THREADS=1",
+            "tier-raw (pipelined) + DB_POOL_SIZE=8 TOKIO_WORKER_THREADS=1"
+        ]
+    );
+    assert_eq!(with_variants.tiers[2].package, "tier-raw");
+    let env: Vec<_> = with_variants.tiers[2]
+        .env
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(env, ["DB_PIPELINE", "DB_POOL_SIZE", "TOKIO_WORKER_THREADS"]);
+    for bad in ["raw", "raw:", "nosuch:A=1", "raw:=1"] {
+        assert!(plan(&["--variant", bad]).is_err(), "{bad} was accepted");
+    }
+    assert!(plan(&["--variant", "raw:A=1", "--variant", "raw:A=1"]).is_err());
+}
+
+#[test]
+fn the_url_keeps_its_secret_and_only_the_database_changes() {
+    let options = Options::try_parse_from(["bench"]).unwrap();
+    let plan = options
+        .plan(
+            Some("postgres://ada:pw@db:6000/users_course".into()),
+            Path::new("/ws"),
+        )
+        .unwrap();
+    assert_eq!(
+        plan.bench_db.url().expose_secret(),
+        "postgres://ada:pw@db:6000/users_bench"
+    );
+    assert!(!format!("{plan:?}").contains("pw@"));
+}
+
+#[test]
+fn bad_values_are_refused() {
+    assert!(plan(&["--rows", "5"]).is_err());
+    assert!(plan(&["--connections", "0"]).is_err());
+    assert!(plan(&["--duration", "-1"]).is_err());
+    assert!(plan(&["--workloads", "delete"]).is_err());
+    assert!(plan(&["--env", "=x"]).is_err());
+    assert!(plan(&["--bench-database", "postgres"]).is_err());
+    let plan = plan(&["--env", "DB_POOL_SIZE=32"]).unwrap();
+    assert_eq!(plan.env, [("DB_POOL_SIZE".to_owned(), "32".to_owned())]);
+}

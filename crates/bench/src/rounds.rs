@@ -1,0 +1,170 @@
+//! The timed rounds: A B C A B C ..., one tier alive at a time.
+//!
+//! In each round every tier in turn is started as a child process, driven through
+//! every workload (warm-up, then the measured window), and stopped. Only one tier is
+//! alive at a time, so it has the machine to itself; alternating the tiers round by
+//! round spreads any drift in machine speed over all of them. Each window also
+//! records where the CPU went: the tier, the database's server processes, the load
+//! generator (this process) and the whole machine.
+//!
+//! The figures are filed by tier label and workload ([`CellKey`]); a tier that does
+//! not start is left out of the remaining rounds and noted, and the others go on.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::cli::{Plan, TierLabel, TierSpec};
+use crate::loadgen::{self, Window};
+use crate::report::{CellKey, RunFigures};
+use crate::seed;
+use crate::tiers::{self, TierProcess};
+use crate::workload::Workload;
+
+/// What the rounds measured.
+#[derive(Debug, Clone, Default)]
+pub struct Rounds {
+    /// Every round's figures, per tier and workload.
+    pub runs: BTreeMap<CellKey, Vec<RunFigures>>,
+    /// Tiers that did not start, in the order they failed; left out of later rounds.
+    pub broken: Vec<TierLabel>,
+    /// Why each of them was left out.
+    pub notes: Vec<String>,
+}
+
+/// Runs `plan.rounds` rounds of every tier in `tiers` through every workload, tidying
+/// the bench database (`db`) after each workload that writes.
+pub async fn run_rounds(
+    plan: &Plan,
+    tiers: &[TierSpec],
+    db: &tokio_postgres::Client,
+) -> anyhow::Result<Rounds> {
+    let mut rounds = Rounds::default();
+    for round in 1..=plan.rounds {
+        for spec in tiers {
+            if rounds.broken.contains(&spec.label) {
+                continue;
+            }
+            let tier = match TierProcess::start(spec, plan.bench_db.url(), &plan.env).await {
+                Ok(tier) => tier,
+                Err(err) => {
+                    eprintln!("bench: {err:#}");
+                    rounds
+                        .notes
+                        .push(format!("{} did not start: {err:#}", spec.label));
+                    rounds.broken.push(spec.label.clone());
+                    continue;
+                }
+            };
+            for workload in &plan.workloads {
+                let figures = measure(db, &tier, *workload, plan, round).await?;
+                eprintln!(
+                    "bench: round {round}/{} {:<22} {:<10} {:>8} req/s  p50 {:.2} ms  p99 {:.2} ms  errors {}",
+                    plan.rounds,
+                    spec.label.as_str(),
+                    workload.name(),
+                    crate::report::thousands(figures.rps),
+                    figures.p50_ms,
+                    figures.p99_ms,
+                    figures.errors
+                );
+                for sample in &figures.error_samples {
+                    eprintln!("bench:   error: {sample}");
+                }
+                rounds
+                    .runs
+                    .entry(CellKey::new(&spec.label, *workload))
+                    .or_default()
+                    .push(figures);
+                if workload.writes() {
+                    seed::tidy(db, plan.rows).await?;
+                }
+            }
+            tier.stop().await?;
+        }
+    }
+    Ok(rounds)
+}
+
+/// One measured run: warm-up, then the window, sampling the tier's CPU time at both
+/// ends of the window and its peak RSS after it.
+async fn measure(
+    db: &tokio_postgres::Client,
+    tier: &TierProcess,
+    workload: Workload,
+    plan: &Plan,
+    round: usize,
+) -> anyhow::Result<RunFigures> {
+    let _ = tier.reset_peak_rss();
+    let window = Window::after(plan.warmup, plan.duration);
+    let own_pid = std::process::id();
+    let sample = || {
+        (
+            tier.cpu_time().ok(),
+            tiers::process_cpu_time(own_pid).ok(),
+            tiers::machine_busy_time().ok(),
+        )
+    };
+    let database = plan.bench_db.name();
+    // Where the CPU goes in the window: the tier, the load generator (this process),
+    // the database's server processes, and the whole machine.
+    let sampler = async {
+        tokio::time::sleep_until(window.start.into()).await;
+        let backends_before = tiers::backend_cpu_times(db, database).await.ok();
+        let before = sample();
+        let started = Instant::now();
+        tokio::time::sleep_until(window.end.into()).await;
+        let after = sample();
+        let elapsed = started.elapsed();
+        let backends_after = tiers::backend_cpu_times(db, database).await.ok();
+        let delta = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a).as_secs_f64() * 1000.0),
+            _ => None,
+        };
+        let machine_ms = delta(before.2, after.2);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        CpuSplit {
+            tier_ms: delta(before.0, after.0),
+            loadgen_ms: delta(before.1, after.1),
+            db_ms: backends_before
+                .zip(backends_after)
+                .map(|(b, a)| tiers::backend_cpu_delta_ms(&b, &a)),
+            machine_ms,
+            busy_percent: machine_ms
+                .map(|ms| ms / (elapsed.as_secs_f64() * 1000.0 * cores) * 100.0),
+        }
+    };
+    let (load, cpu) = tokio::join!(
+        loadgen::run(tier.addr(), workload, plan.rows, plan.connections, window),
+        sampler
+    );
+    let load = load?;
+    let quantile_ms = |q: f64| load.latency_us.value_at_quantile(q) as f64 / 1000.0;
+    Ok(RunFigures {
+        round,
+        requests: load.requests,
+        rps: load.rps(),
+        p50_ms: quantile_ms(0.5),
+        p99_ms: quantile_ms(0.99),
+        p999_ms: quantile_ms(0.999),
+        max_ms: load.latency_us.max() as f64 / 1000.0,
+        errors: load.errors,
+        error_samples: load.error_samples,
+        // Without the reset (an old kernel), VmHWM is the peak since start-up: the
+        // peak of all workloads so far, still a true upper bound.
+        peak_rss_bytes: tier.peak_rss_bytes().ok(),
+        cpu_ms: cpu.tier_ms,
+        loadgen_cpu_ms: cpu.loadgen_ms,
+        db_cpu_ms: cpu.db_ms,
+        machine_cpu_ms: cpu.machine_ms,
+        machine_busy_percent: cpu.busy_percent,
+    })
+}
+
+/// CPU time in one measured window, ms, by who spent it.
+struct CpuSplit {
+    tier_ms: Option<f64>,
+    loadgen_ms: Option<f64>,
+    db_ms: Option<f64>,
+    machine_ms: Option<f64>,
+    busy_percent: Option<f64>,
+}

@@ -1,0 +1,170 @@
+//! What one request costs on the wire to PostgreSQL: each tier is started once more
+//! behind the counting proxy ([`crate::proxy`]), and a few hundred sequential requests
+//! per workload give the protocol messages and round trips one request costs.
+//!
+//! These counts explain the gaps between tiers that the timings only show: a tier
+//! that needs two round trips per request waits twice as often for the database.
+//! They are taken after the timed rounds, never during them, because the proxy adds
+//! its own latency and CPU.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use users_api::DatabaseConfig;
+
+use crate::cli::{Plan, TierSpec};
+use crate::loadgen::{self, Window};
+use crate::proxy::{PerRequest, Proxy};
+use crate::report::CellKey;
+use crate::seed;
+use crate::tiers::TierProcess;
+use crate::workload::Workload;
+
+/// What the proxy measured for one workload: one request at a time, and under load.
+#[derive(Debug, Clone)]
+pub struct WireCost {
+    /// One request at a time: what one request costs.
+    pub sequential: PerRequest,
+    /// With every connection busy, if counted for this workload.
+    pub under_load: Option<PerRequest>,
+}
+
+/// Every tier's wire costs, filed by tier label and workload, and what failed.
+#[derive(Debug, Clone, Default)]
+pub struct WireCosts {
+    /// Per tier and workload.
+    pub per_cell: BTreeMap<CellKey, WireCost>,
+    /// One line per tier whose counts failed (the others are still counted).
+    pub failures: Vec<String>,
+}
+
+/// Counts the wire costs of every tier in `tiers`, one tier at a time; a tier whose
+/// counts fail is noted in [`WireCosts::failures`] and the next one is counted.
+pub async fn count_all(plan: &Plan, tiers: &[TierSpec], db: &tokio_postgres::Client) -> WireCosts {
+    let mut costs = WireCosts::default();
+    for spec in tiers {
+        match count_round_trips(spec, plan, db).await {
+            Ok(counts) => {
+                for (workload, cost) in counts {
+                    costs
+                        .per_cell
+                        .insert(CellKey::new(&spec.label, workload), cost);
+                }
+            }
+            Err(err) => costs
+                .failures
+                .push(format!("round trips of {}: {err:#}", spec.label)),
+        }
+    }
+    costs
+}
+
+/// Starts `spec` behind the counting proxy and measures every workload's messages and
+/// round trips per request: first one request at a time (the cost of one request, the
+/// definition), then with all connections busy for a short window, where a tier that
+/// shares connections (the pipelined mode) needs fewer round trips than requests.
+async fn count_round_trips(
+    spec: &TierSpec,
+    plan: &Plan,
+    db: &tokio_postgres::Client,
+) -> anyhow::Result<Vec<(Workload, WireCost)>> {
+    let upstream = format!("{}:{}", plan.bench_db.host(), plan.bench_db.port());
+    let proxy = Proxy::start(upstream).await?;
+    let url = via(&plan.bench_db, proxy.addr())?;
+    let tier = TierProcess::start(spec, &url, &plan.env).await?;
+    let requests = plan.round_trip_requests;
+    // Enough warm-up to open the connections the pool keeps and prepare every statement.
+    let warmup = (requests / 4).max(20);
+    let settle = Duration::from_millis(100);
+    let mut out = Vec::new();
+    for workload in &plan.workloads {
+        for part in workload.parts() {
+            loadgen::run_sequential(tier.addr(), part, plan.rows, warmup).await?;
+        }
+        // Lets work a tier does after answering (sqlx's ping on release) land
+        // before the snapshot rather than after it.
+        tokio::time::sleep(settle).await;
+        let before = proxy.snapshot();
+        let failed = loadgen::run_sequential(tier.addr(), *workload, plan.rows, requests).await?;
+        tokio::time::sleep(settle).await;
+        let counts = proxy.snapshot().since(&before);
+        anyhow::ensure!(
+            failed == 0,
+            "{failed} of {requests} {} requests failed",
+            workload.name()
+        );
+        let sequential = PerRequest::new(&counts, requests);
+        let under_load = if plan.round_trip_load.contains(workload) {
+            Some(count_under_load(&tier, &proxy, *workload, plan).await?)
+        } else {
+            None
+        };
+        eprintln!(
+            "bench: {:<22} {:<10} {:.2} round trips, {:.2} + {:.2} messages per request{}",
+            spec.label.as_str(),
+            workload.name(),
+            sequential.round_trips,
+            sequential.client_messages,
+            sequential.server_messages,
+            under_load.as_ref().map_or(String::new(), |l| format!(
+                "; {:.2} round trips under load",
+                l.round_trips
+            ))
+        );
+        out.push((
+            *workload,
+            WireCost {
+                sequential,
+                under_load,
+            },
+        ));
+        if workload.writes() {
+            seed::tidy(db, plan.rows).await?;
+        }
+    }
+    tier.stop().await?;
+    drop(proxy);
+    Ok(out)
+}
+
+/// Round trips per request with every connection busy: the proxy's counters are read
+/// at both ends of a short window and divided by the requests completed in it.
+async fn count_under_load(
+    tier: &TierProcess,
+    proxy: &Proxy,
+    workload: Workload,
+    plan: &Plan,
+) -> anyhow::Result<PerRequest> {
+    let window = Window::after(Duration::from_millis(300), Duration::from_secs(1));
+    let sampler = async {
+        tokio::time::sleep_until(window.start.into()).await;
+        let before = proxy.snapshot();
+        tokio::time::sleep_until(window.end.into()).await;
+        proxy.snapshot().since(&before)
+    };
+    let (load, counts) = tokio::join!(
+        loadgen::run(tier.addr(), workload, plan.rows, plan.connections, window),
+        sampler
+    );
+    let load = load?;
+    anyhow::ensure!(
+        load.requests > 0 && load.errors == 0,
+        "{} under load through the proxy: {} requests, {} errors",
+        workload.name(),
+        load.requests,
+        load.errors
+    );
+    Ok(PerRequest::new(&counts, load.requests as usize))
+}
+
+/// The bench database's URL with host and port replaced by the proxy's.
+fn via(db: &DatabaseConfig, proxy: std::net::SocketAddr) -> anyhow::Result<SecretString> {
+    let mut url = url::Url::parse(db.url().expose_secret())
+        .map_err(|_| anyhow::anyhow!("the database URL does not parse"))?;
+    url.set_host(Some(&proxy.ip().to_string()))
+        .map_err(|_| anyhow::anyhow!("cannot set the proxy's host"))?;
+    url.set_port(Some(proxy.port()))
+        .map_err(|()| anyhow::anyhow!("cannot set the proxy's port"))?;
+    Ok(SecretString::from(url.to_string()))
+}
