@@ -27,13 +27,10 @@ use crate::validate;
         (status = 201, description = "Created", body = UserRead,
          headers(("Location" = String, description = "`/users/{id}` of the new user"))),
         (status = 400, description = "Body is not valid JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 408, description = "The body did not arrive in full within 10 s", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Email already taken (in any letter case)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body larger than 16 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Content-Type is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong, missing or unknown members; every failing field is listed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        BodyRejections,
+        Unavailable,
     )
 )]
 pub async fn create_user<S: UserStore>(
@@ -67,8 +64,7 @@ pub async fn create_user<S: UserStore>(
          headers(("Link" = String, description = "`</users?limit=L&after_id=LAST>; rel=\"next\"` when the page is full"))),
         (status = 400, description = "A query parameter is not an integer", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A query parameter is out of range", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        Unavailable,
     )
 )]
 pub async fn list_users<S: UserStore>(
@@ -98,8 +94,7 @@ pub async fn list_users<S: UserStore>(
         (status = 200, description = "The user", body = UserRead),
         (status = 400, description = "`id` is not a 64-bit integer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        Unavailable,
     )
 )]
 pub async fn get_user<S: UserStore>(
@@ -119,13 +114,10 @@ pub async fn get_user<S: UserStore>(
         (status = 200, description = "The updated user", body = UserRead),
         (status = 400, description = "`id` or the body does not parse", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 408, description = "The body did not arrive in full within 10 s", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Email taken by another user", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body larger than 16 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Content-Type is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong or unknown members, or none at all", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        BodyRejections,
+        Unavailable,
     )
 )]
 pub async fn update_user<S: UserStore>(
@@ -149,8 +141,7 @@ pub async fn update_user<S: UserStore>(
         (status = 204, description = "Deleted"),
         (status = 400, description = "`id` is not a 64-bit integer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        Unavailable,
     )
 )]
 pub async fn delete_user<S: UserStore>(
@@ -184,6 +175,47 @@ pub async fn health<S: UserStore>(State(store): State<S>) -> Result<Json<Health>
             other => other,
         })?;
     Ok(Json(Health { status: "ok" }))
+}
+
+/// The answers every route that reads a JSON body may give before its handler runs,
+/// documented once (the extractors and the body-timeout layer make them).
+#[derive(utoipa::IntoResponses)]
+pub enum BodyRejections {
+    /// The body did not arrive in full within 10 s.
+    #[response(
+        status = 408,
+        description = "The body did not arrive in full within 10 s",
+        content_type = "application/problem+json"
+    )]
+    Timeout(Problem),
+    /// Body larger than 16 KiB.
+    #[response(
+        status = 413,
+        description = "Body larger than 16 KiB",
+        content_type = "application/problem+json"
+    )]
+    TooLarge(Problem),
+    /// Content-Type is not JSON.
+    #[response(
+        status = 415,
+        description = "Content-Type is not JSON",
+        content_type = "application/problem+json"
+    )]
+    NotJson(Problem),
+}
+
+/// The answer of every route that reaches the database, when it cannot, documented
+/// once.
+#[derive(utoipa::IntoResponses)]
+pub enum Unavailable {
+    /// Database unavailable.
+    #[response(
+        status = 503,
+        description = "Database unavailable",
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait"))
+    )]
+    Unavailable(Problem),
 }
 
 fn not_found(id: i64) -> ApiError {
