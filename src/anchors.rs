@@ -222,6 +222,48 @@ pub struct QuotedBlock {
     pub code: String,
 }
 
+/// A code fence, by CommonMark's rule: up to three spaces of indentation, then three or
+/// more backticks or tildes (an info string may follow an opening fence). A closing
+/// fence uses the same character, at least as many of it, and nothing after it but
+/// spaces. So a ```` fence can hold ``` lines, as the example above does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fence {
+    /// `` ` `` or `~`.
+    marker: char,
+    /// How many of them opened the block.
+    len: usize,
+}
+
+impl Fence {
+    /// The fence this line opens, if it opens one.
+    fn opening(line: &str) -> Option<Self> {
+        let (marker, len, rest) = Self::parse(line)?;
+        // A backtick fence's info string may not contain a backtick.
+        (marker != '`' || !rest.contains('`')).then_some(Self { marker, len })
+    }
+
+    /// The index, within `lines`, of the line that closes this fence.
+    fn closing_in(self, lines: &[&str]) -> Option<usize> {
+        lines.iter().position(|line| {
+            Self::parse(line).is_some_and(|(marker, len, rest)| {
+                marker == self.marker && len >= self.len && rest.trim().is_empty()
+            })
+        })
+    }
+
+    /// The fence character, its run length and the rest of the line.
+    fn parse(line: &str) -> Option<(char, usize, &str)> {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if indent > 3 {
+            return None;
+        }
+        let text = &line[indent..];
+        let marker = text.chars().next().filter(|c| matches!(c, '`' | '~'))?;
+        let len = text.len() - text.trim_start_matches(marker).len();
+        (len >= 3).then(|| (marker, len, &text[len..]))
+    }
+}
+
 /// Every `<!-- source: PATH#ANCHOR -->` block of `markdown`. A marker that is not
 /// followed by a fenced block, or that names no anchor, is an error: a slide must not
 /// claim a source it does not quote.
@@ -244,20 +286,14 @@ pub fn quoted_blocks(markdown: &str) -> Result<Vec<QuotedBlock>, String> {
             .split_once('#')
             .filter(|(path, anchor)| !path.is_empty() && !anchor.is_empty())
             .ok_or_else(|| format!("line {number}: expected `<!-- source: PATH#ANCHOR -->`"))?;
-        let fence = lines
+        let opening = lines
             .get(index + 1)
-            .map(|line| line.trim_start())
-            .filter(|line| line.starts_with("```"))
+            .and_then(|line| Fence::opening(line))
             .ok_or_else(|| {
                 format!("line {number}: `<!-- source -->` must be followed by a ``` code block")
             })?;
-        let fence_len = fence.len() - fence.trim_start_matches('`').len();
-        let closing = lines[index + 2..]
-            .iter()
-            .position(|line| {
-                let line = line.trim();
-                line.len() >= fence_len && line.chars().all(|c| c == '`')
-            })
+        let closing = opening
+            .closing_in(&lines[index + 2..])
             .ok_or_else(|| format!("line {number}: the code block is never closed"))?;
         let body = &lines[index + 2..index + 2 + closing];
         blocks.push(QuotedBlock {
@@ -284,9 +320,11 @@ pub fn sync_quoted_blocks(root: &Path, markdown: &str) -> Result<String, String>
             .map_err(|err| format!("line {}: {err}", block.line))?;
         // The comment is on `block.line`, the opening fence on the next line.
         let opening = block.line; // 0-based index of the fence line
-        let closing = lines[opening + 1..]
-            .iter()
-            .position(|line| line.trim_start().starts_with("```"))
+        // `quoted_blocks` found the block, so it is there; the same rule finds its end.
+        let closing = lines
+            .get(opening)
+            .and_then(|line| Fence::opening(line))
+            .and_then(|fence| fence.closing_in(&lines[opening + 1..]))
             .map(|offset| opening + 1 + offset)
             .ok_or_else(|| format!("line {}: the code block is never closed", block.line))?;
         for line in &lines[next..=opening] {
@@ -386,6 +424,55 @@ SELECT 1;
         assert!(quoted_blocks("<!-- source: a.rs -->\n```\nx\n```\n").is_err());
         assert!(quoted_blocks("<!-- source: a.rs#x -->\ntext\n").is_err());
         assert!(quoted_blocks("<!-- source: a.rs#x -->\n```\nx\n").is_err());
+    }
+
+    #[test]
+    fn fences_follow_commonmark_in_both_directions() {
+        // A four-backtick block quoting a three-backtick one: the inner fences are
+        // content, and both the reader and the syncer end the block at the outer one.
+        let markdown = "<!-- source: a.rs#x -->\n````markdown\n```rust\nold();\n```\n````\nafter\n";
+        let blocks = quoted_blocks(markdown).unwrap();
+        assert_eq!(blocks[0].code, "```rust\nold();\n```\n");
+        let root = std::env::temp_dir().join(format!("anchors-fence-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(
+            root.join("a.rs"),
+            "// ANCHOR: x\nnew();\n// ANCHOR_END: x\n",
+        )
+        .unwrap();
+        let synced = sync_quoted_blocks(&root, markdown).unwrap();
+        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(
+            synced,
+            "<!-- source: a.rs#x -->\n````markdown\nnew();\n````\nafter\n"
+        );
+        // Tildes, indentation, and what does not close a fence.
+        assert_eq!(
+            Fence::opening("  ~~~ rust"),
+            Some(Fence {
+                marker: '~',
+                len: 3
+            })
+        );
+        assert_eq!(
+            Fence::opening("    ```"),
+            None,
+            "four spaces make an indented code block"
+        );
+        assert_eq!(Fence::opening("``"), None);
+        assert_eq!(
+            Fence::opening("``` a`b"),
+            None,
+            "backtick in a backtick info string"
+        );
+        let fence = Fence {
+            marker: '`',
+            len: 4,
+        };
+        assert_eq!(
+            fence.closing_in(&["```", "~~~~", "```` x", "`````  "]),
+            Some(3)
+        );
     }
 
     #[test]
