@@ -19,13 +19,19 @@
 //! treats `ConnectionRefused` differently from other errors). [`FaultProxy::restore`]
 //! binds the same port again.
 //!
-//! With [`FaultProxy::start_capturing`], the proxy keeps every byte the tier sends, and
-//! [`FaultProxy::client_messages`] cuts them into PostgreSQL protocol messages (a
-//! 1-byte type, a 4-byte length that counts itself, a body; the start-up packet has
-//! no type byte). The security tests use it to see whether a value travelled inside
+//! With [`FaultProxy::start_capturing`], the proxy cuts every byte the tier sends into
+//! PostgreSQL protocol messages (a 1-byte type, a 4-byte length that counts itself, a
+//! body; the start-up packet has no type byte), and [`FaultProxy::client_messages`]
+//! returns them. The security tests use it to see whether a value travelled inside
 //! SQL text (`Parse`, `Query`) or as a bound parameter (`Bind`). TLS would hide the
 //! bytes, so a capturing test connects with `sslmode=disable`
 //! ([`FaultProxy::plaintext_config`]).
+//!
+//! The forwarding itself is [`crate::wire::relay`], the relay loop the bench's counting
+//! proxy uses too: this file holds what is particular to faults (the modes, refusing
+//! by closing the port, and the [`RelayHooks`] that delay, black-hole and cut).
+
+mod connections;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -33,16 +39,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 use url::Url;
-use users_api::UserStore;
 use users_api::config::{Config, DatabaseConfig};
 
-use crate::{TestApp, TestDb, admin_database, init_test_logging};
+use self::connections::{accept_loop, bind};
+use crate::admin_database;
+use crate::wire::Splitter;
+/// Cuts a captured client byte stream into typed messages (it lives in [`crate::wire`]).
+pub use crate::wire::split_client_stream;
 
 /// What the proxy does with connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,8 +79,11 @@ struct Stats {
     client_chunks: AtomicU64,
 }
 
-/// Every byte each connection's client side sent, when capturing.
-type Capture = Arc<Mutex<Option<Vec<Arc<Mutex<Vec<u8>>>>>>>;
+/// When capturing: for each connection, the messages its client side sent so far.
+type Capture = Arc<Mutex<Option<Vec<Recorder>>>>;
+
+/// The client side of one captured connection, split as it arrives.
+type Recorder = Arc<Mutex<Splitter>>;
 
 /// A TCP proxy on `127.0.0.1` in front of PostgreSQL that breaks on command.
 ///
@@ -254,7 +263,7 @@ impl FaultProxy {
         self.stats.client_chunks.load(Ordering::SeqCst)
     }
 
-    /// Keeps every byte the tier sends on connections opened from now on.
+    /// Keeps every message the tier sends on connections opened from now on.
     pub fn start_capturing(&self) {
         let mut capture = self.capture.lock().unwrap_or_else(PoisonError::into_inner);
         capture.get_or_insert_with(Vec::new);
@@ -266,9 +275,9 @@ impl FaultProxy {
     pub fn client_messages(&self) -> Vec<(u8, Vec<u8>)> {
         let capture = self.capture.lock().unwrap_or_else(PoisonError::into_inner);
         let mut messages = Vec::new();
-        for stream in capture.iter().flatten() {
-            let bytes = stream.lock().unwrap_or_else(PoisonError::into_inner);
-            messages.extend(split_client_stream(&bytes));
+        for recorder in capture.iter().flatten() {
+            let splitter = recorder.lock().unwrap_or_else(PoisonError::into_inner);
+            messages.extend_from_slice(splitter.messages());
         }
         messages
     }
@@ -282,307 +291,13 @@ impl Drop for FaultProxy {
     }
 }
 
-/// Binds with `SO_REUSEADDR`, so the port can be bound again right after a close.
-async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = TcpSocket::new_v4()?;
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(1024)
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    addr: SocketAddr,
-    upstream: String,
-    mut state: watch::Receiver<State>,
-    listening: watch::Sender<bool>,
-    stats: Arc<Stats>,
-    capture: Capture,
-) {
-    let mut listener = Some(listener);
-    loop {
-        let current = match listener.take() {
-            Some(listener) => listener,
-            None => {
-                if state.wait_for(|s| s.mode != Mode::Refuse).await.is_err() {
-                    return;
-                }
-                match rebind(addr).await {
-                    Some(listener) => listener,
-                    None => return,
-                }
-            }
-        };
-        listening.send_replace(true);
-        loop {
-            tokio::select! {
-                accepted = current.accept() => {
-                    let Ok((client, _)) = accepted else { continue };
-                    stats.accepted.fetch_add(1, Ordering::SeqCst);
-                    let recorder = capture
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .as_mut()
-                        .map(|streams| {
-                            let stream = Arc::new(Mutex::new(Vec::new()));
-                            streams.push(Arc::clone(&stream));
-                            stream
-                        });
-                    tokio::spawn(connection(
-                        client,
-                        upstream.clone(),
-                        state.clone(),
-                        Arc::clone(&stats),
-                        recorder,
-                    ));
-                }
-                changed = state.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
-                    if state.borrow_and_update().mode == Mode::Refuse {
-                        break;
-                    }
-                }
-            }
-        }
-        drop(current);
-        listening.send_replace(false);
-    }
-}
-
-/// Binds `addr` again after a refusal. Another socket may hold the port for a moment
-/// (a connection in TIME_WAIT, which SO_REUSEADDR allows): keep trying for a while.
-async fn rebind(addr: SocketAddr) -> Option<TcpListener> {
-    let deadline = Instant::now() + REBIND_PATIENCE;
-    loop {
-        match bind(addr).await {
-            Ok(listener) => return Some(listener),
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Err(_) => return None,
-        }
-    }
-}
-
-/// Decrements the open-connection count however the connection ends.
-struct OpenGuard(Arc<Stats>);
-
-impl Drop for OpenGuard {
-    fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-async fn connection(
-    mut client: TcpStream,
-    upstream: String,
-    state: watch::Receiver<State>,
-    stats: Arc<Stats>,
-    recorder: Option<Arc<Mutex<Vec<u8>>>>,
-) {
-    stats.open.fetch_add(1, Ordering::SeqCst);
-    let _open = OpenGuard(Arc::clone(&stats));
-    let epoch = state.borrow().cuts;
-    let mut cut_watch = state.clone();
-    let cut = async move {
-        // A closed channel (the proxy was dropped) counts as a cut.
-        let _ = cut_watch.wait_for(|s| s.cuts != epoch).await;
-    };
-    let was_cut = tokio::select! {
-        () = relay(&mut client, upstream, state, stats, recorder) => false,
-        () = cut => true,
-    };
-    if was_cut {
-        // A reset, not a polite close: what the tier sees when a server crashes or a
-        // network path dies. (Zero linger makes the close send RST at once.)
-        let _ = client.set_zero_linger();
-    }
-}
-
-async fn relay(
-    client: &mut TcpStream,
-    upstream: String,
-    state: watch::Receiver<State>,
-    stats: Arc<Stats>,
-    recorder: Option<Arc<Mutex<Vec<u8>>>>,
-) {
-    // In a partition, even the connection to the server waits.
-    if wait_open(&mut state.clone()).await.is_err() {
-        return;
-    }
-    let Ok(mut server) = TcpStream::connect(&upstream).await else {
-        return;
-    };
-    let _ = server.set_nodelay(true);
-    let _ = client.set_nodelay(true);
-    let (client_read, client_write) = client.split();
-    let (server_read, server_write) = server.split();
-    // When one side closes, its pump passes the close on to the other side (FIN), as a
-    // direct connection would; the relay ends when both directions have.
-    tokio::join!(
-        pump(
-            client_read,
-            server_write,
-            state.clone(),
-            Some(stats),
-            recorder
-        ),
-        pump(server_read, client_write, state, None, None),
-    );
-}
-
-/// Waits while the proxy is a black hole. `Err` if the proxy is gone.
-async fn wait_open(state: &mut watch::Receiver<State>) -> Result<(), ()> {
-    state
-        .wait_for(|s| s.mode != Mode::Blackhole)
-        .await
-        .map(|_| ())
-        .map_err(|_| ())
-}
-
-/// Copies one direction. The reader stamps each chunk with when it may be delivered
-/// (now + latency); the writer waits for that moment. So latency delays every chunk
-/// by the same amount without adding up, as on a long cable.
-async fn pump(
-    mut from: impl AsyncRead + Unpin,
-    mut to: impl AsyncWrite + Unpin,
-    state: watch::Receiver<State>,
-    stats: Option<Arc<Stats>>,
-    recorder: Option<Arc<Mutex<Vec<u8>>>>,
-) {
-    let (chunks_tx, mut chunks_rx) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
-    let mut reader_state = state.clone();
-    let reader = async move {
-        let mut buffer = vec![0u8; 16 * 1024];
-        loop {
-            if wait_open(&mut reader_state).await.is_err() {
-                return;
-            }
-            let read = match from.read(&mut buffer).await {
-                Ok(0) | Err(_) => return,
-                Ok(read) => read,
-            };
-            let chunk = buffer[..read].to_vec();
-            if let Some(stats) = &stats {
-                stats.client_chunks.fetch_add(1, Ordering::SeqCst);
-            }
-            if let Some(recorder) = &recorder {
-                recorder
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .extend_from_slice(&chunk);
-            }
-            let due = Instant::now() + reader_state.borrow().latency;
-            if chunks_tx.send((due, chunk)).is_err() {
-                return;
-            }
-        }
-    };
-    let mut writer_state = state;
-    let writer = async move {
-        while let Some((due, chunk)) = chunks_rx.recv().await {
-            tokio::time::sleep_until(due).await;
-            if wait_open(&mut writer_state).await.is_err() {
-                return;
-            }
-            if to.write_all(&chunk).await.is_err() {
-                return;
-            }
-        }
-        // The source closed: pass the close on (half-close), after the last chunk.
-        let _ = to.shutdown().await;
-    };
-    tokio::join!(reader, writer);
-}
-
-/// Cuts a client's byte stream into typed messages, skipping the untyped start-up
-/// packets (`SSLRequest`, `GSSENCRequest`, then `StartupMessage`) at its beginning.
-pub fn split_client_stream(bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
-    const SSL_REQUEST: u32 = 80_877_103;
-    const GSSENC_REQUEST: u32 = 80_877_104;
-    let mut rest = bytes;
-    // Untyped packets: a 4-byte length (counting itself) and a 4-byte code.
-    loop {
-        if rest.len() < 8 {
-            return Vec::new();
-        }
-        let length = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        let code = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]);
-        if length < 8 || length > rest.len() {
-            return Vec::new();
-        }
-        rest = &rest[length..];
-        if code != SSL_REQUEST && code != GSSENC_REQUEST {
-            break;
-        }
-    }
-    let mut messages = Vec::new();
-    while rest.len() >= 5 {
-        let kind = rest[0];
-        let length = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
-        if length < 4 || 1 + length > rest.len() {
-            break;
-        }
-        messages.push((kind, rest[5..1 + length].to_vec()));
-        rest = &rest[1 + length..];
-    }
-    messages
-}
-
-impl TestApp {
-    /// Like [`TestApp::spawn`], but the tier reaches its database through a new
-    /// [`FaultProxy`], which the test then breaks on command.
-    pub async fn spawn_behind_proxy<S, F>(connect: F) -> (Self, FaultProxy)
-    where
-        S: UserStore,
-        F: AsyncFnOnce(&Config) -> anyhow::Result<S>,
-    {
-        init_test_logging();
-        let proxy = FaultProxy::in_front_of_test_server().await;
-        let db = TestDb::create().await;
-        let config = proxy.config_through(db.config());
-        let store = connect(&config)
-            .await
-            .unwrap_or_else(|err| panic!("the tier could not connect to {}: {err:#}", db.name()));
-        (Self::serve(store, db).await, proxy)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::time::Instant;
+
     use super::*;
-
-    fn typed(kind: u8, body: &[u8]) -> Vec<u8> {
-        let mut message = vec![kind];
-        message.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
-        message.extend_from_slice(body);
-        message
-    }
-
-    fn untyped(code: u32, body: &[u8]) -> Vec<u8> {
-        let mut packet = (body.len() as u32 + 8).to_be_bytes().to_vec();
-        packet.extend_from_slice(&code.to_be_bytes());
-        packet.extend_from_slice(body);
-        packet
-    }
-
-    #[test]
-    fn client_streams_split_into_messages() {
-        let mut stream = untyped(80_877_103, b"");
-        stream.extend(untyped(196_608, b"user\0postgres\0\0"));
-        stream.extend(typed(b'P', b"\0SELECT $1\0\0\0"));
-        stream.extend(typed(b'B', b"\0\0\0\0\0\x01\0\0\0\x02hi"));
-        stream.extend(typed(b'S', b""));
-        let messages = split_client_stream(&stream);
-        let kinds: Vec<u8> = messages.iter().map(|(kind, _)| *kind).collect();
-        assert_eq!(kinds, b"PBS");
-        assert!(messages[1].1.ends_with(b"hi"));
-        // A truncated tail is left out, not misread.
-        stream.extend(&typed(b'Q', b"SELECT 1\0")[..4]);
-        assert_eq!(split_client_stream(&stream).len(), 3);
-    }
 
     async fn echo_server() -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
