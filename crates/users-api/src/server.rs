@@ -21,6 +21,11 @@ use crate::store::UserStore;
 /// How long requests in flight may take to finish once shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// What the log line that announces the server starts with, before its address. A
+/// tier started on `BIND_ADDR=127.0.0.1:0` tells its port only here, so the fault
+/// suite and the bench (`testkit::process`) search their child's log for it.
+pub const LISTENING_ON: &str = "listening on http://";
+
 /// The body of a tier's `main`: [`load_config`], then [`serve_tier`] with `connect`.
 /// Exits 0 after a clean shutdown, 1 if the server could not start, 2 on a
 /// configuration error.
@@ -89,7 +94,7 @@ where
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(
             tier = tier.name,
-            "listening on http://{addr} (API docs at http://{addr}/docs)"
+            "{LISTENING_ON}{addr} (API docs at http://{addr}/docs)"
         );
     }
     let result = serve(listener, router(store.clone()), shutdown_signal()).await;
