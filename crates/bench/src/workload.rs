@@ -79,5 +79,7 @@ mod tests {
             assert_eq!(parsed, *workload);
             assert_eq!(workload.to_string(), workload.name());
         }
+        // Display pads, so the progress lines' columns line up.
+        assert_eq!(format!("{:<6}|", Workload::Get), "get   |");
     }
 }

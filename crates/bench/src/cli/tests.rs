@@ -18,6 +18,7 @@ fn defaults_are_the_full_run() {
     assert_eq!(plan.workloads.len(), 5);
     assert_eq!(plan.tiers.len(), 4);
     assert_eq!(plan.tiers[3].label, "tier-raw (pipelined)");
+    assert_eq!(format!("{:<10}|", plan.tiers[0].label), "tier-raw  |");
     assert_eq!(
         plan.tiers[3].env,
         [("DB_PIPELINE".to_owned(), "true".to_owned())]
