@@ -17,6 +17,10 @@
 //!
 //! The proxy understands no more than the framing, and a TLS session (`SSLRequest`
 //! answered `S`) would be opaque to it: the bench connects without TLS.
+//!
+//! The framing and the relay loop are `testkit::wire`, which the fault suite's proxy
+//! uses too: this file adds the counting, as the relay's observer
+//! ([`testkit::wire::RelayHooks::observe`]), and the per-request figures.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -24,122 +28,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context as _;
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use testkit::wire::{ConnectionSplitter, RelayHooks, relay};
+pub use testkit::wire::{Frame, Side, Splitter, message_name};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-
-/// The start-up packet's protocol code that asks for TLS (`SSLRequest`).
-const SSL_REQUEST: u32 = 80_877_103;
-/// The start-up packet's protocol code that asks for GSS encryption (`GSSENCRequest`).
-const GSSENC_REQUEST: u32 = 80_877_104;
-
-/// Which side sent some bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    /// The tier (the PostgreSQL client).
-    Client,
-    /// PostgreSQL.
-    Server,
-}
-
-/// One message found in the byte stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Frame {
-    /// A typed message: `b'B'` is Bind from a client, BindComplete is `b'2'`, ...
-    Message(u8),
-    /// A start-up packet (no type byte), with its protocol code.
-    Startup(u32),
-    /// The server's one-byte, unframed answer to `SSLRequest` or `GSSENCRequest`.
-    EncryptionAnswer(u8),
-}
-
-/// Cuts one direction of a connection into messages, across any TCP chunking: a
-/// message may arrive split over several reads, or several in one read.
-#[derive(Debug, Clone)]
-pub struct Splitter {
-    /// The client side starts with an untyped start-up packet.
-    startup: bool,
-    /// Unframed one-byte answers the server owes (set by the client side).
-    pending_answers: u32,
-    /// The header being assembled: 5 bytes typed, 8 bytes (length, code) at start-up.
-    header: [u8; 8],
-    header_len: usize,
-    /// Body bytes of the current message still to pass.
-    skip: usize,
-    /// The stream stopped making sense (or turned into TLS): stop counting.
-    lost: bool,
-}
-
-impl Splitter {
-    /// The splitter of one side of a fresh connection.
-    pub fn new(side: Side) -> Self {
-        Self {
-            startup: side == Side::Client,
-            pending_answers: 0,
-            header: [0; 8],
-            header_len: 0,
-            skip: 0,
-            lost: false,
-        }
-    }
-
-    /// Whether the stream could no longer be followed.
-    pub fn lost(&self) -> bool {
-        self.lost
-    }
-
-    /// Tells the server side that the client asked for encryption: its next byte is a
-    /// bare `N` (no), `S` or `G` (yes), not a framed message.
-    pub fn expect_encryption_answer(&mut self) {
-        self.pending_answers += 1;
-    }
-
-    /// Feeds the next bytes of this direction; calls `found` for each message begun.
-    pub fn feed(&mut self, mut data: &[u8], mut found: impl FnMut(Frame)) {
-        while !data.is_empty() && !self.lost {
-            if self.skip > 0 {
-                let n = self.skip.min(data.len());
-                self.skip -= n;
-                data = &data[n..];
-                continue;
-            }
-            if self.pending_answers > 0 && self.header_len == 0 {
-                self.pending_answers -= 1;
-                let answer = data[0];
-                data = &data[1..];
-                found(Frame::EncryptionAnswer(answer));
-                // `S` or `G`: the rest is encrypted, and no longer ours to read.
-                self.lost = answer != b'N';
-                continue;
-            }
-            let want = if self.startup { 8 } else { 5 };
-            let n = (want - self.header_len).min(data.len());
-            self.header[self.header_len..self.header_len + n].copy_from_slice(&data[..n]);
-            self.header_len += n;
-            data = &data[n..];
-            if self.header_len < want {
-                continue;
-            }
-            self.header_len = 0;
-            let [a, b, c, d, e, f, g, h] = self.header;
-            if self.startup {
-                let length = u32::from_be_bytes([a, b, c, d]) as usize;
-                let code = u32::from_be_bytes([e, f, g, h]);
-                // SSLRequest and GSSENCRequest are followed by another start-up packet.
-                self.startup = matches!(code, SSL_REQUEST | GSSENC_REQUEST);
-                self.lost = length < 8;
-                self.skip = length.saturating_sub(8);
-                found(Frame::Startup(code));
-            } else {
-                // The length counts itself (4 bytes) but not the type byte.
-                let length = u32::from_be_bytes([b, c, d, e]) as usize;
-                self.lost = length < 4;
-                self.skip = length.saturating_sub(4);
-                found(Frame::Message(a));
-            }
-        }
-    }
-}
 
 /// Counts of everything that crossed the proxy, summed over its connections.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -180,60 +72,48 @@ impl Counts {
 
 /// Follows one connection: both splitters and the round-trip rule. Pure, so the
 /// tests feed it captured bytes; the proxy feeds it what it forwards.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ConnectionCounter {
-    client: Splitter,
-    server: Splitter,
+    frames: ConnectionSplitter,
     last: Option<Side>,
 }
 
-impl Default for ConnectionCounter {
-    fn default() -> Self {
+impl ConnectionCounter {
+    /// A connection whose start-up is over, for bytes captured mid-session.
+    pub fn mid_session() -> Self {
         Self {
-            client: Splitter::new(Side::Client),
-            server: Splitter::new(Side::Server),
+            frames: ConnectionSplitter::mid_session(),
             last: None,
         }
     }
-}
 
-impl ConnectionCounter {
+    /// Whether `side`'s stream could no longer be followed (it turned into TLS, say).
+    pub fn lost(&self, side: Side) -> bool {
+        self.frames.side(side).lost()
+    }
+
     /// Accounts for `data` sent by `side` into `counts`.
     pub fn observe(&mut self, side: Side, data: &[u8], counts: &mut Counts) {
         if data.is_empty() {
             return;
         }
-        match side {
-            Side::Client => {
-                counts.client_bytes += data.len() as u64;
-                let mut asked_encryption = 0;
-                self.client.feed(data, |frame| match frame {
-                    Frame::Message(kind) => *counts.client.entry(kind).or_default() += 1,
-                    Frame::Startup(code) => {
-                        *counts.client.entry(0).or_default() += 1;
-                        if matches!(code, SSL_REQUEST | GSSENC_REQUEST) {
-                            asked_encryption += 1;
-                        }
-                    }
-                    Frame::EncryptionAnswer(_) => {}
-                });
-                for _ in 0..asked_encryption {
-                    self.server.expect_encryption_answer();
-                }
-            }
-            Side::Server => {
-                counts.server_bytes += data.len() as u64;
-                if self.last == Some(Side::Client) {
-                    counts.round_trips += 1;
-                }
-                self.server.feed(data, |frame| match frame {
-                    Frame::Message(kind) => *counts.server.entry(kind).or_default() += 1,
-                    Frame::EncryptionAnswer(_) | Frame::Startup(_) => {
-                        *counts.server.entry(0).or_default() += 1;
-                    }
-                });
-            }
+        let (bytes, messages) = match side {
+            Side::Client => (&mut counts.client_bytes, &mut counts.client),
+            Side::Server => (&mut counts.server_bytes, &mut counts.server),
+        };
+        *bytes += data.len() as u64;
+        // A round trip: the traffic turns from client-sending to server-sending.
+        if side == Side::Server && self.last == Some(Side::Client) {
+            counts.round_trips += 1;
         }
+        self.frames.feed(side, data, |frame| {
+            // What has no type byte (start-up packets, encryption answers) counts under 0.
+            let kind = match frame {
+                Frame::Message(kind) => kind,
+                Frame::Startup(_) | Frame::EncryptionAnswer(_) => 0,
+            };
+            *messages.entry(kind).or_default() += 1;
+        });
         self.last = Some(side);
     }
 }
@@ -256,13 +136,12 @@ impl Proxy {
         let shared = Arc::clone(&counts);
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let counts = Arc::clone(&shared);
+                let hooks = Counting {
+                    counter: Mutex::default(),
+                    counts: Arc::clone(&shared),
+                };
                 let upstream = upstream.clone();
-                tokio::spawn(async move {
-                    if let Ok(server) = TcpStream::connect(&upstream).await {
-                        relay(client, server, counts).await;
-                    }
-                });
+                tokio::spawn(async move { relay(client, &upstream, &hooks).await });
             }
         });
         Ok(Self { addr, counts, task })
@@ -289,40 +168,26 @@ impl Drop for Proxy {
     }
 }
 
-/// Forwards bytes both ways until either side closes, counting as it goes. One task
-/// owns both directions, so the two splitters need no lock between them.
-async fn relay(mut client: TcpStream, mut server: TcpStream, counts: Arc<Mutex<Counts>>) {
-    let _ = client.set_nodelay(true);
-    let _ = server.set_nodelay(true);
-    let mut counter = ConnectionCounter::default();
-    counts
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .connections += 1;
-    let mut from_client = vec![0u8; 64 * 1024];
-    let mut from_server = vec![0u8; 64 * 1024];
-    loop {
-        let (side, n) = tokio::select! {
-            read = client.read(&mut from_client) => (Side::Client, read),
-            read = server.read(&mut from_server) => (Side::Server, read),
-        };
-        let n = match n {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let (data, to) = match side {
-            Side::Client => (&from_client[..n], &mut server),
-            Side::Server => (&from_server[..n], &mut client),
-        };
-        // Count before forwarding: the reply cannot arrive before the request left.
-        counter.observe(
-            side,
-            data,
-            &mut counts.lock().unwrap_or_else(PoisonError::into_inner),
-        );
-        if to.write_all(data).await.is_err() {
-            break;
-        }
+/// The relay's hooks for one connection: its counter, and the proxy's sums.
+struct Counting {
+    counter: Mutex<ConnectionCounter>,
+    counts: Arc<Mutex<Counts>>,
+}
+
+impl RelayHooks for Counting {
+    fn connected(&self) {
+        self.counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .connections += 1;
+    }
+
+    /// The relay observes a chunk before forwarding it, so a reply is always counted
+    /// after its request: the round-trip rule sees the turns in the order they happened.
+    fn observe(&self, from: Side, chunk: &[u8]) {
+        let mut counter = self.counter.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        counter.observe(from, chunk, &mut counts);
     }
 }
 
@@ -369,146 +234,101 @@ impl PerRequest {
     }
 }
 
-/// The protocol's name for a message type byte (PostgreSQL docs, "Message Formats").
-pub fn message_name(side: Side, kind: u8) -> &'static str {
-    match (side, kind) {
-        (Side::Client, 0) => "StartupMessage",
-        (Side::Client, b'B') => "Bind",
-        (Side::Client, b'C') => "Close",
-        (Side::Client, b'D') => "Describe",
-        (Side::Client, b'E') => "Execute",
-        (Side::Client, b'F') => "FunctionCall",
-        (Side::Client, b'H') => "Flush",
-        (Side::Client, b'P') => "Parse",
-        (Side::Client, b'Q') => "Query",
-        (Side::Client, b'S') => "Sync",
-        (Side::Client, b'X') => "Terminate",
-        (Side::Client, b'p') => "PasswordMessage",
-        (Side::Client, b'd') => "CopyData",
-        (Side::Client, b'c') => "CopyDone",
-        (Side::Client, b'f') => "CopyFail",
-        (Side::Server, 0) => "EncryptionAnswer",
-        (Side::Server, b'1') => "ParseComplete",
-        (Side::Server, b'2') => "BindComplete",
-        (Side::Server, b'3') => "CloseComplete",
-        (Side::Server, b'A') => "NotificationResponse",
-        (Side::Server, b'C') => "CommandComplete",
-        (Side::Server, b'D') => "DataRow",
-        (Side::Server, b'E') => "ErrorResponse",
-        (Side::Server, b'I') => "EmptyQueryResponse",
-        (Side::Server, b'K') => "BackendKeyData",
-        (Side::Server, b'N') => "NoticeResponse",
-        (Side::Server, b'R') => "Authentication",
-        (Side::Server, b'S') => "ParameterStatus",
-        (Side::Server, b'T') => "RowDescription",
-        (Side::Server, b'Z') => "ReadyForQuery",
-        (Side::Server, b'n') => "NoData",
-        (Side::Server, b's') => "PortalSuspended",
-        (Side::Server, b't') => "ParameterDescription",
-        _ => "Other",
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use bytes::BytesMut;
+    use postgres_protocol::IsNull;
+    use postgres_protocol::message::frontend;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
     use super::*;
 
-    /// A typed message with `body`.
-    fn msg(kind: u8, body: &[u8]) -> Vec<u8> {
+    /// A server message (postgres-protocol encodes only the client's).
+    fn backend(kind: u8, body: &[u8]) -> Vec<u8> {
         let mut out = vec![kind];
         out.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
         out.extend_from_slice(body);
         out
     }
 
-    /// An untyped start-up packet with `code` and `body`.
-    fn startup(code: u32, body: &[u8]) -> Vec<u8> {
-        let mut out = (body.len() as u32 + 8).to_be_bytes().to_vec();
-        out.extend_from_slice(&code.to_be_bytes());
-        out.extend_from_slice(body);
-        out
+    fn startup() -> Vec<u8> {
+        let mut buf = BytesMut::new();
+        frontend::startup_message([("user", "x")], &mut buf).unwrap();
+        buf.to_vec()
     }
 
-    fn frames(splitter: &mut Splitter, chunks: &[&[u8]]) -> Vec<Frame> {
-        let mut found = Vec::new();
-        for chunk in chunks {
-            splitter.feed(chunk, |frame| found.push(frame));
-        }
-        found
+    fn query(sql: &str) -> Vec<u8> {
+        let mut buf = BytesMut::new();
+        frontend::query(sql, &mut buf).unwrap();
+        buf.to_vec()
     }
 
     /// A prepared statement executed the way tokio-postgres does it: Bind, Execute,
     /// Sync in one write; BindComplete, DataRow, CommandComplete, ReadyForQuery back.
     fn execute_prepared() -> (Vec<u8>, Vec<u8>) {
-        let request = [
-            msg(
-                b'B',
-                b"\0s0\0\0\x01\0\x01\0\x01\0\0\0\x08\0\0\0\0\0\0\0\x07\0\x01\0\x01",
-            ),
-            msg(b'E', b"\0\0\0\0\0"),
-            msg(b'S', b""),
-        ]
-        .concat();
+        let mut buf = BytesMut::new();
+        let id = 7i64.to_be_bytes();
+        let write = |value: &[u8], buf: &mut BytesMut| {
+            buf.extend_from_slice(value);
+            Ok(IsNull::No)
+        };
+        let bind = frontend::bind("", "s0", [1], [&id[..]], write, [1], &mut buf);
+        assert!(bind.is_ok());
+        frontend::execute("", 0, &mut buf).unwrap();
+        frontend::sync(&mut buf);
         let reply = [
-            msg(b'2', b""),
-            msg(b'D', b"\0\x01\0\0\0\x01x"),
-            msg(b'C', b"SELECT 1\0"),
-            msg(b'Z', b"I"),
+            backend(b'2', b""),
+            backend(b'D', b"\0\x01\0\0\0\x01x"),
+            backend(b'C', b"SELECT 1\0"),
+            backend(b'Z', b"I"),
         ]
         .concat();
-        (request, reply)
-    }
-
-    #[test]
-    fn splits_messages_however_the_bytes_are_chunked() {
-        let (request, _) = execute_prepared();
-        let expected = vec![
-            Frame::Message(b'B'),
-            Frame::Message(b'E'),
-            Frame::Message(b'S'),
-        ];
-        // Whole, byte by byte, and cut in the middle of a header.
-        let mut whole = Splitter::new(Side::Server);
-        assert_eq!(frames(&mut whole, &[&request]), expected);
-        let bytes: Vec<&[u8]> = request.chunks(1).collect();
-        let mut single = Splitter::new(Side::Server);
-        assert_eq!(frames(&mut single, &bytes), expected);
-        let mut cut = Splitter::new(Side::Server);
-        assert_eq!(frames(&mut cut, &[&request[..3], &request[3..]]), expected);
-    }
-
-    #[test]
-    fn the_startup_packet_has_no_type_byte() {
-        let mut client = Splitter::new(Side::Client);
-        let hello = startup(196_608, b"user\0postgres\0database\0users_bench\0\0");
-        let found = frames(&mut client, &[&hello, &msg(b'Q', b"SELECT 1\0")]);
-        assert_eq!(found, vec![Frame::Startup(196_608), Frame::Message(b'Q')]);
+        (buf.to_vec(), reply)
     }
 
     #[test]
     fn an_ssl_request_is_answered_by_one_bare_byte() {
         let mut counter = ConnectionCounter::default();
         let mut counts = Counts::default();
-        counter.observe(Side::Client, &startup(SSL_REQUEST, b""), &mut counts);
+        let mut ssl = BytesMut::new();
+        frontend::ssl_request(&mut ssl);
+        counter.observe(Side::Client, &ssl, &mut counts);
         // `N`: no TLS. The client then sends the real start-up packet.
         counter.observe(Side::Server, b"N", &mut counts);
-        counter.observe(Side::Client, &startup(196_608, b"user\0x\0\0"), &mut counts);
-        let auth_ok = msg(b'R', &[0, 0, 0, 0]);
-        let ready = msg(b'Z', b"I");
+        counter.observe(Side::Client, &startup(), &mut counts);
+        let auth_ok = backend(b'R', &[0, 0, 0, 0]);
+        let ready = backend(b'Z', b"I");
         counter.observe(Side::Server, &[auth_ok, ready].concat(), &mut counts);
         assert_eq!(counts.client.get(&0), Some(&2));
         assert_eq!(counts.server.get(&0), Some(&1));
         assert_eq!(counts.server.get(&b'R'), Some(&1));
         assert_eq!(counts.server.get(&b'Z'), Some(&1));
         assert_eq!(counts.round_trips, 2);
-        assert!(!counter.server.lost());
+        assert!(!counter.lost(Side::Server));
+    }
+
+    #[test]
+    fn a_tls_session_is_counted_in_bytes_and_turns_only() {
+        let mut counter = ConnectionCounter::default();
+        let mut counts = Counts::default();
+        let mut ssl = BytesMut::new();
+        frontend::ssl_request(&mut ssl);
+        counter.observe(Side::Client, &ssl, &mut counts);
+        // `S`: TLS from here on. Its records are not PostgreSQL messages.
+        counter.observe(Side::Server, b"S", &mut counts);
+        assert!(counter.lost(Side::Server));
+        counter.observe(Side::Client, b"\x16\x03\x01\x02\x00", &mut counts);
+        counter.observe(Side::Server, b"\x16\x03\x03\x00\x7a", &mut counts);
+        assert_eq!(counts.server, BTreeMap::from([(0, 1)]));
+        assert_eq!(counts.server_bytes, 6);
+        assert_eq!(counts.round_trips, 2);
     }
 
     #[test]
     fn a_round_trip_is_a_turn_from_client_to_server() {
         let (request, reply) = execute_prepared();
-        let mut counter = ConnectionCounter::default();
-        counter.client.startup = false;
+        let mut counter = ConnectionCounter::mid_session();
         let mut counts = Counts::default();
         // One request, its reply split over two reads: one round trip.
         counter.observe(Side::Client, &request, &mut counts);
@@ -516,8 +336,8 @@ mod tests {
         counter.observe(Side::Server, &reply[7..], &mut counts);
         assert_eq!(counts.round_trips, 1);
         // sqlx's checkout ping then the query: two turns, two round trips.
-        counter.observe(Side::Client, &msg(b'Q', b"SELECT 1\0"), &mut counts);
-        counter.observe(Side::Server, &msg(b'Z', b"I"), &mut counts);
+        counter.observe(Side::Client, &query("SELECT 1"), &mut counts);
+        counter.observe(Side::Server, &backend(b'Z', b"I"), &mut counts);
         counter.observe(Side::Client, &request[..4], &mut counts);
         counter.observe(Side::Client, &request[4..], &mut counts);
         counter.observe(Side::Server, &reply, &mut counts);
@@ -559,15 +379,15 @@ mod tests {
                 if n == 0 {
                     break;
                 }
-                socket.write_all(&msg(b'Z', b"I")).await.unwrap();
+                socket.write_all(&backend(b'Z', b"I")).await.unwrap();
             }
         });
         let proxy = Proxy::start(upstream_addr.to_string()).await.unwrap();
         let mut client = TcpStream::connect(proxy.addr()).await.unwrap();
         let mut buf = [0u8; 6];
-        client.write_all(&startup(196_608, b"\0")).await.unwrap();
+        client.write_all(&startup()).await.unwrap();
         client.read_exact(&mut buf).await.unwrap();
-        client.write_all(&msg(b'Q', b"SELECT 1\0")).await.unwrap();
+        client.write_all(&query("SELECT 1")).await.unwrap();
         client.read_exact(&mut buf).await.unwrap();
         assert_eq!(buf[0], b'Z');
         let counts = proxy.snapshot();

@@ -13,20 +13,21 @@
 //! race us for it) and tells us the port in its `listening on http://ADDR` log line;
 //! `RUST_LOG` lets through only warnings and that line, so logging does not weigh on
 //! the figures. Then `/health` must answer 200 before any load starts.
+//!
+//! Starting, reading the log and stopping with SIGTERM are `testkit::process`, the
+//! runner the fault suite uses too; this file adds what only the bench needs: the
+//! release build, the `/proc` figures and the line counts.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, Command};
-use tokio::sync::oneshot;
+use testkit::process::{self, NotListening};
+use tokio::process::Command;
 
 use crate::cli::TierSpec;
 use crate::loadgen;
@@ -133,10 +134,8 @@ pub fn binary_size(package: &str) -> Option<u64> {
 
 /// A running tier server.
 pub struct TierProcess {
-    child: Child,
-    pid: u32,
+    process: process::TierProcess,
     addr: SocketAddr,
-    log: Arc<Mutex<VecDeque<String>>>,
 }
 
 impl TierProcess {
@@ -154,88 +153,57 @@ impl TierProcess {
             binary.display(),
             spec.package
         );
-        let mut command = Command::new(&binary);
+        // `BIND_ADDR=127.0.0.1:0`, output piped, killed if the bench itself fails.
+        let mut command = process::TierProcess::command(&binary);
         command
             // The workspace root: a `.env` there is what `cargo run -p tier-x` would read.
             .current_dir(workspace_root())
             .env("DATABASE_URL", database_url.expose_secret())
-            .env("BIND_ADDR", "127.0.0.1:0")
             // Warnings only, plus the one line that tells us the port.
             .env("RUST_LOG", "warn,users_api::server=info")
-            .env("LOG_SQL", "false")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // If the bench itself fails, no server is left behind.
-            .kill_on_drop(true);
-        for (key, value) in &spec.env {
+            .env("LOG_SQL", "false");
+        for (key, value) in spec.env.iter().chain(env) {
             command.env(key, value);
         }
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let pid = child.id().context("the tier exited at once")?;
-        let log = Arc::new(Mutex::new(VecDeque::with_capacity(LOG_TAIL)));
-        let (addr_tx, addr_rx) = oneshot::channel();
-        if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(keep_tail(stdout, Arc::clone(&log), Some(addr_tx)));
-        }
-        if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(keep_tail(stderr, Arc::clone(&log), None));
-        }
-        let mut tier = Self {
-            child,
-            pid,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            log,
-        };
         let started = Instant::now();
-        let addr = tokio::select! {
-            addr = addr_rx => addr.ok(),
-            status = tier.child.wait() => {
-                tokio::time::sleep(Duration::from_millis(100)).await; // let the log drain
-                anyhow::bail!(
-                    "{} exited during start-up ({}):\n{}",
-                    spec.label,
-                    status.map_or_else(|e| e.to_string(), |s| s.to_string()),
-                    tier.log_tail()
-                );
-            }
-            () = tokio::time::sleep(START_TIMEOUT) => None,
-        };
-        let Some(addr) = addr else {
-            anyhow::bail!(
-                "{} did not log `listening on http://...` within {START_TIMEOUT:?}:\n{}",
+        let mut process = process::TierProcess::start(command, Some(LOG_TAIL))
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let addr = match process.listening(START_TIMEOUT).await {
+            Ok(addr) => addr,
+            Err(NotListening::Exited(status)) => anyhow::bail!(
+                "{} exited during start-up ({status}):\n{}",
                 spec.label,
-                tier.log_tail()
-            );
+                process.output()
+            ),
+            Err(err) => anyhow::bail!(
+                "{} did not log `{}...` within {START_TIMEOUT:?} ({err}):\n{}",
+                spec.label,
+                process::LISTENING_ON,
+                process.output()
+            ),
         };
-        tier.addr = addr;
         // Listening is not ready: /health answers 200 only once the database does.
         loop {
             if let Ok(200) = loadgen::status_of(addr, "/health").await {
                 break;
             }
-            if let Ok(Some(status)) = tier.child.try_wait() {
+            if let Some(status) = process.try_exit() {
                 anyhow::bail!(
                     "{} exited ({status}) before /health answered:\n{}",
                     spec.label,
-                    tier.log_tail()
+                    process.output()
                 );
             }
             if started.elapsed() > START_TIMEOUT {
                 anyhow::bail!(
                     "{} at {addr} never answered /health with 200:\n{}",
                     spec.label,
-                    tier.log_tail()
+                    process.output()
                 );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Ok(tier)
+        Ok(Self { process, addr })
     }
 
     /// Where the tier listens.
@@ -245,23 +213,22 @@ impl TierProcess {
 
     /// The child's process id.
     pub fn pid(&self) -> u32 {
-        self.pid
+        self.process.pid()
     }
 
     /// The last lines the tier logged.
     pub fn log_tail(&self) -> String {
-        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
-        log.iter().cloned().collect::<Vec<_>>().join("\n")
+        self.process.output_tail(LOG_TAIL).trim_end().to_owned()
     }
 
     /// CPU time used so far, user and system, all threads.
     pub fn cpu_time(&self) -> anyhow::Result<Duration> {
-        process_cpu_time(self.pid)
+        process_cpu_time(self.pid())
     }
 
     /// The highest resident set size since start or the last [`Self::reset_peak_rss`].
     pub fn peak_rss_bytes(&self) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))?;
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
         parse_vm_hwm_kib(&status)
             .map(|kib| kib * 1024)
             .context("no VmHWM in /proc/PID/status")
@@ -269,55 +236,17 @@ impl TierProcess {
 
     /// Resets the peak RSS to the current RSS; `false` where the kernel does not allow it.
     pub fn reset_peak_rss(&self) -> bool {
-        std::fs::write(format!("/proc/{}/clear_refs", self.pid), "5").is_ok()
+        std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5").is_ok()
     }
 
     /// SIGTERM, then waits for the graceful shutdown; kills it if it takes too long.
     pub async fn stop(mut self) -> anyhow::Result<()> {
-        // `kill` the program, not `libc::kill`: this workspace forbids `unsafe`, and
-        // tokio's `Child::kill` only sends SIGKILL, which skips the server's shutdown.
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status()
+        self.process
+            .stop(STOP_TIMEOUT)
             .await
-            .is_ok_and(|status| status.success());
-        if sent && let Ok(status) = tokio::time::timeout(STOP_TIMEOUT, self.child.wait()).await {
-            status?;
-            return Ok(());
-        }
-        self.child.kill().await.context("killing the tier")?;
+            .context("stopping the tier")?;
         Ok(())
     }
-}
-
-/// Reads a child's output line by line, keeps the last few, and sends the address of
-/// the first `listening on http://ADDR` line. Reading also keeps the pipe from filling
-/// up, which would block the child.
-async fn keep_tail(
-    stream: impl AsyncRead + Unpin,
-    log: Arc<Mutex<VecDeque<String>>>,
-    mut addr_tx: Option<oneshot::Sender<SocketAddr>>,
-) {
-    let mut lines = BufReader::new(stream).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if let Some(addr) = listening_addr(&line)
-            && let Some(tx) = addr_tx.take()
-        {
-            let _ = tx.send(addr);
-        }
-        let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
-        if log.len() == LOG_TAIL {
-            log.pop_front();
-        }
-        log.push_back(line);
-    }
-}
-
-/// The address in a `... listening on http://127.0.0.1:41234 (API docs ...)` line.
-pub fn listening_addr(line: &str) -> Option<SocketAddr> {
-    let rest = line.split("listening on http://").nth(1)?;
-    let addr = rest.split(|c: char| c.is_whitespace() || c == '/').next()?;
-    addr.parse().ok()
 }
 
 /// The CPU time of process `pid` so far.
@@ -416,20 +345,11 @@ pub fn parse_vm_hwm_kib(status: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The kernel's clock ticks per second (`getconf CLK_TCK`), which is 100 on every
-/// common Linux; asking `getconf` avoids `libc::sysconf`, which needs `unsafe`.
+/// The kernel's clock ticks per second (`CLK_TCK`, the unit of `/proc` CPU times),
+/// which is 100 on every common Linux. rustix reads it from the auxiliary vector the
+/// kernel gives every process, with no `unsafe` here (`libc::sysconf` would need it).
 fn clock_ticks_per_second() -> u64 {
-    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *TICKS.get_or_init(|| {
-        std::process::Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|out| String::from_utf8(out.stdout).ok())
-            .and_then(|text| text.trim().parse().ok())
-            .filter(|ticks| *ticks > 0)
-            .unwrap_or(100)
-    })
+    rustix::param::clock_ticks_per_second()
 }
 
 #[cfg(test)]
@@ -470,18 +390,10 @@ mod tests {
     }
 
     #[test]
-    fn finds_the_port_in_the_log_line() {
-        let line = "2026-11-26T05:14:52.123Z  INFO users_api::server: listening on \
-                    http://127.0.0.1:41234 (API docs at http://127.0.0.1:41234/docs) tier=\"tier-raw\"";
-        assert_eq!(
-            listening_addr(line),
-            Some(SocketAddr::from(([127, 0, 0, 1], 41234)))
-        );
-        assert_eq!(
-            listening_addr("listening on http://[::1]:80/"),
-            "[::1]:80".parse().ok()
-        );
-        assert_eq!(listening_addr("starting"), None);
+    fn clock_ticks_come_from_the_kernel() {
+        // 100 on every common Linux; 0 would make every CPU time infinite.
+        let ticks = clock_ticks_per_second();
+        assert!((10..=10_000).contains(&ticks), "{ticks}");
     }
 
     #[test]
