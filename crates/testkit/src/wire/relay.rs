@@ -234,6 +234,12 @@ mod tests {
         (client.unwrap(), task)
     }
 
+    /// How the relay ended, failing the test if it did not within 5 s.
+    async fn within_5_s(task: tokio::task::JoinHandle<RelayEnd>) -> RelayEnd {
+        let ended = tokio::time::timeout(Duration::from_secs(5), task).await;
+        ended.expect("the relay did not end").unwrap()
+    }
+
     #[tokio::test]
     async fn the_relay_forwards_and_observes_every_message_in_order() {
         let hooks = std::sync::Arc::new(Recorder::default());
@@ -249,8 +255,7 @@ mod tests {
         assert_eq!(reply, READY);
         // The client closes; the close travels to the server, which closes too.
         drop(client);
-        let end = tokio::time::timeout(Duration::from_secs(5), task).await;
-        assert_eq!(end.unwrap().unwrap(), RelayEnd::Closed);
+        assert_eq!(within_5_s(task).await, RelayEnd::Closed);
         assert_eq!(hooks.connections.load(Ordering::SeqCst), 1);
         let frames = hooks.frames.lock().unwrap().1.clone();
         assert_eq!(
@@ -273,7 +278,7 @@ mod tests {
         client.read_exact(&mut echo).await.unwrap();
         assert_eq!(&echo, b"ping");
         hooks.cut.notify_one();
-        assert_eq!(task.await.unwrap(), RelayEnd::Cut);
+        assert_eq!(within_5_s(task).await, RelayEnd::Cut);
         let mut byte = [0u8; 1];
         let read = tokio::time::timeout(Duration::from_secs(5), client.read(&mut byte)).await;
         assert!(matches!(read, Ok(Ok(0) | Err(_))), "{read:?}");
@@ -284,31 +289,36 @@ mod tests {
         drop(closed);
         let hooks = std::sync::Arc::new(Recorder::default());
         let (_client, task) = relayed(nowhere, hooks.clone()).await;
-        assert_eq!(task.await.unwrap(), RelayEnd::Unreachable);
+        assert_eq!(within_5_s(task).await, RelayEnd::Unreachable);
         assert_eq!(hooks.connections.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]
     async fn latency_delays_every_chunk_without_adding_up() {
-        let latency = Duration::from_millis(150);
+        let latency = Duration::from_millis(200);
         let hooks = std::sync::Arc::new(Recorder {
             latency,
             ..Recorder::default()
         });
         let (mut client, _task) = relayed(fake_server(None).await, hooks).await;
-        // Five chunks, 20 ms apart: each is delayed on the way there and back, but
-        // they travel together, as on a long cable, so the last echo is back after
-        // about 2 x 150 + 4 x 20 ms, not 5 x 2 x 150.
+        // Two chunks, 20 ms apart: each is delayed on the way there and back, but they
+        // travel together, as on a long cable. The second echo is back 2 x 200 + 20 ms
+        // after the start; if each delay waited for the one before, 3 x 200 or more.
         let started = Instant::now();
-        for _ in 0..5 {
-            client.write_all(b"ping").await.unwrap();
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let mut echoes = [0u8; 20];
-        client.read_exact(&mut echoes).await.unwrap();
-        let elapsed = started.elapsed();
-        assert_eq!(&echoes, b"pingpingpingpingping");
-        assert!(elapsed >= 2 * latency, "{elapsed:?}");
-        assert!(elapsed < 5 * latency, "latency added up: {elapsed:?}");
+        client.write_all(b"ping").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        client.write_all(b"pong").await.unwrap();
+        let mut echo = [0u8; 4];
+        client.read_exact(&mut echo).await.unwrap();
+        let first = started.elapsed();
+        assert_eq!(&echo, b"ping");
+        client.read_exact(&mut echo).await.unwrap();
+        let second = started.elapsed();
+        assert_eq!(&echo, b"pong");
+        assert!(first >= 2 * latency, "{first:?}");
+        assert!(
+            second < 2 * latency + latency / 2,
+            "latency added up: {second:?}"
+        );
     }
 }
