@@ -3,4 +3,6 @@
 //!
 //! `cargo test -p tier-raw --test conformance_pipelined` (needs PostgreSQL).
 
-testkit::conformance_suite!(tier_raw::connect_pipelined);
+fn main() -> std::process::ExitCode {
+    testkit::run_conformance(tier_raw::connect_pipelined)
+}

@@ -1,9 +1,12 @@
 //! The fault suite of `testkit`, run against tier-raw: outages, killed connections,
-//! overload, graceful shutdown of the real binary, lost writes, the statement timeout,
-//! generated hostile requests, and the password and SQL-injection checks. Each case is
-//! its own test, against a fresh database, behind a fault-injecting proxy.
+//! overload, graceful shutdown of the real binary, lost writes, timeouts, generated
+//! hostile requests, and the password and SQL-injection checks. Each case is its own
+//! test, against a fresh database, most of them behind a fault-injecting proxy.
 //!
-//! `cargo test -p tier-raw --test faults` (needs PostgreSQL: see the README). Add
-//! `-- --nocapture` to see the measured figures (`FIGURE` lines).
+//! `cargo test -p tier-raw --test faults` (needs PostgreSQL: see the README). The
+//! measured figures print as `FIGURE` lines. `env!("CARGO_BIN_EXE_tier-raw")` is the
+//! tier's binary, which Cargo builds for this package's tests.
 
-testkit::fault_suite!(tier_raw::connect, "tier-raw");
+fn main() -> std::process::ExitCode {
+    testkit::run_faults(tier_raw::connect, env!("CARGO_BIN_EXE_tier-raw"), &[])
+}

@@ -4,8 +4,10 @@
 //!
 //! `cargo test -p tier-raw --test faults_pipelined` (needs PostgreSQL).
 
-testkit::fault_suite!(
-    tier_raw::connect_pipelined,
-    "tier-raw",
-    "DB_PIPELINE" = "true"
-);
+fn main() -> std::process::ExitCode {
+    testkit::run_faults(
+        tier_raw::connect_pipelined,
+        env!("CARGO_BIN_EXE_tier-raw"),
+        &[("DB_PIPELINE", "true")],
+    )
+}

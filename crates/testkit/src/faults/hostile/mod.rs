@@ -18,37 +18,46 @@
 //! on the test's runtime (`block_in_place`, which needs the multi-threaded runtime
 //! the suite uses). Case counts stay modest so the suite stays fast; raise them with
 //! `PROPTEST_CASES=5000` for a deeper run.
+//!
+//! The generators (proptest strategies) are in [`strategies`]. Requests no HTTP client
+//! would send (broken framing, oversized heads) are written byte by byte on a socket
+//! instead, in `malformed_http_never_fails_the_contract`. A client that stalls in the
+//! middle of its body is a timeout case (`faults::timeouts`).
+
+mod strategies;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
-use serde_json::{Value, json};
-
-use crate::TestApp;
-use crate::proxy::FaultProxy;
+use serde_json::Value;
 use users_api::error::PROBLEM_JSON;
+
+use self::strategies::{
+    body, content_type, json_value, method, path, query, request_id, special_body, user_object,
+};
+use super::helpers::read_one_answer;
+use crate::TestApp;
 
 /// Cases per property, unless `PROPTEST_CASES` says otherwise.
 const CASES: u32 = 256;
 
 /// One generated request.
 #[derive(Debug, Clone)]
-pub struct HostileRequest {
+struct HostileRequest {
     /// Any method, standard or not.
-    pub method: String,
+    method: String,
     /// Starts with `/`; may hold percent-escapes, valid or not.
-    pub path: String,
+    path: String,
     /// The query string, without `?`.
-    pub query: Option<String>,
+    query: Option<String>,
     /// The `Content-Type` header, if any.
-    pub content_type: Option<String>,
+    content_type: Option<String>,
     /// The body, if any.
-    pub body: Option<Vec<u8>>,
+    body: Option<Vec<u8>>,
     /// An `x-request-id` header, if any (bytes, not all of them valid in a header).
-    pub request_id: Option<Vec<u8>>,
+    request_id: Option<Vec<u8>>,
 }
 
 /// What the server answered.
@@ -283,7 +292,7 @@ async fn seed(app: &TestApp) {
 }
 
 /// Any method, any path under the API, any query string, any `Content-Type`, any body.
-pub async fn random_requests_never_fail_the_contract(app: &TestApp, _proxy: &FaultProxy) {
+pub(in crate::faults) async fn random_requests_never_fail_the_contract(app: &TestApp) {
     seed(app).await;
     let request = (
         method(),
@@ -310,7 +319,7 @@ pub async fn random_requests_never_fail_the_contract(app: &TestApp, _proxy: &Fau
 /// `PATCH /users/{id}` with a JSON content type and generated JSON (objects with
 /// `name` and `email` of every shape, strings with control characters, NULs, huge
 /// numbers, deep nesting, unicode of every plane).
-pub async fn random_bodies_never_fail_the_contract(app: &TestApp, _proxy: &FaultProxy) {
+pub(in crate::faults) async fn random_bodies_never_fail_the_contract(app: &TestApp) {
     seed(app).await;
     let target = prop_oneof![
         Just(("POST".to_owned(), "/users".to_owned())),
@@ -347,7 +356,7 @@ pub async fn random_bodies_never_fail_the_contract(app: &TestApp, _proxy: &Fault
 /// 431), before any layer of ours sees them: those answers have no body and no
 /// `Content-Type` at all, and are the one exception to "every error is problem+json"
 /// (hyper offers no hook to shape them).
-pub async fn malformed_http_never_fails_the_contract(app: &TestApp, _proxy: &FaultProxy) {
+pub(in crate::faults) async fn malformed_http_never_fails_the_contract(app: &TestApp) {
     use tokio::io::AsyncWriteExt;
 
     let long = "a".repeat(70_000);
@@ -422,331 +431,6 @@ pub async fn malformed_http_never_fails_the_contract(app: &TestApp, _proxy: &Fau
     println!("FIGURE malformed HTTP answered by hyper itself: {bare:?}");
 }
 
-/// A client that announces a body and then stalls, sending nothing more and not
-/// hanging up: answered 408 problem+json once `BODY_READ_TIMEOUT` (10 s) has passed,
-/// not 503 by the 12 s request timeout (a 5xx would blame the server and invite
-/// retries).
-pub async fn stalled_body_is_408_not_5xx(app: &TestApp, _proxy: &FaultProxy) {
-    use tokio::io::AsyncWriteExt;
-
-    let user = app.create_user("Ada", "ada@example.com").await;
-    let id = user["id"].as_i64().expect("id");
-    let stall = |head: String| async move {
-        let mut stream = tokio::net::TcpStream::connect(app.addr)
-            .await
-            .expect("connect");
-        stream.write_all(head.as_bytes()).await.expect("send");
-        let started = tokio::time::Instant::now();
-        let answer = tokio::time::timeout(
-            users_api::app::REQUEST_TIMEOUT + std::time::Duration::from_secs(5),
-            read_one_answer(&mut stream),
-        )
-        .await
-        .expect("an answer");
-        (
-            String::from_utf8_lossy(&answer).into_owned(),
-            started.elapsed(),
-        )
-    };
-    let json = "Content-Type: application/json\r\nContent-Length: 100";
-    let (post, patch) = tokio::join!(
-        stall(format!(
-            "POST /users HTTP/1.1\r\nHost: x\r\n{json}\r\n\r\n{{\"name\""
-        )),
-        stall(format!(
-            "PATCH /users/{id} HTTP/1.1\r\nHost: x\r\n{json}\r\n\r\n{{"
-        )),
-    );
-    for (answer, elapsed) in [&post, &patch] {
-        assert!(
-            answer.starts_with("HTTP/1.1 408 "),
-            "after {elapsed:?}:\n{answer}"
-        );
-        let lower = answer.to_ascii_lowercase();
-        assert!(
-            lower.contains(&format!("content-type: {PROBLEM_JSON}")),
-            "{answer}"
-        );
-        assert!(answer.contains("\"status\":408"), "{answer}");
-        assert!(
-            *elapsed < users_api::app::REQUEST_TIMEOUT,
-            "408 only after {elapsed:?}"
-        );
-    }
-    println!(
-        "FIGURE stalled body: 408 after {} ms (POST), {} ms (PATCH)",
-        post.1.as_millis(),
-        patch.1.as_millis()
-    );
-}
-
-/// Reads one HTTP/1 answer: its head, then `Content-Length` bytes of body (or up to
-/// the close).
-async fn read_one_answer(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
-    use tokio::io::AsyncReadExt;
-
-    let mut answer = Vec::new();
-    let mut buffer = [0u8; 8192];
-    loop {
-        if let Some(end) = answer.windows(4).position(|window| window == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&answer[..end]).to_ascii_lowercase();
-            let length = head
-                .lines()
-                .find_map(|line| line.strip_prefix("content-length:"))
-                .and_then(|value| value.trim().parse::<usize>().ok());
-            if let Some(length) = length
-                && answer.len() >= end + 4 + length
-            {
-                return answer;
-            }
-        }
-        match stream.read(&mut buffer).await {
-            Ok(0) | Err(_) => return answer,
-            Ok(read) => answer.extend_from_slice(&buffer[..read]),
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------
-// Strategies
-// ---------------------------------------------------------------------------------
-
-fn method() -> impl Strategy<Value = String> {
-    prop_oneof![
-        6 => prop::sample::select(vec!["GET", "POST", "PATCH", "DELETE"]),
-        1 => prop::sample::select(vec!["PUT", "HEAD", "OPTIONS", "TRACE", "PURGE", "get", "Patch"]),
-    ]
-    .prop_map(str::to_owned)
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| {
-            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-                char::from(byte).to_string()
-            } else {
-                format!("%{byte:02X}")
-            }
-        })
-        .collect()
-}
-
-fn segment() -> impl Strategy<Value = String> {
-    prop_oneof![
-        2 => (1i64..6).prop_map(|id| id.to_string()),
-        2 => any::<i64>().prop_map(|id| id.to_string()),
-        1 => any::<u128>().prop_map(|n| n.to_string()),
-        2 => prop::sample::select(vec![
-            "", "0", "-0", "+1", "1.5", "1e3", "%201", "0x10", "%", "%zz", "%FF", "%00", "..",
-            ".", "%2F", "%2e%2e", "null", "9223372036854775807", "9223372036854775808",
-            "-9223372036854775809", "%EF%BC%91", "1;2", "1,2", "~1",
-        ])
-        .prop_map(str::to_owned),
-        2 => any::<String>().prop_map(|text| encode(&text)),
-        1 => "[ -~]{0,12}".prop_map(|text| encode(&text)),
-    ]
-}
-
-fn path() -> impl Strategy<Value = String> {
-    prop_oneof![
-        3 => Just("/users".to_owned()),
-        5 => segment().prop_map(|id| format!("/users/{id}")),
-        1 => (segment(), segment()).prop_map(|(a, b)| format!("/users/{a}/{b}")),
-        1 => Just("/health".to_owned()),
-        1 => prop::sample::select(vec![
-            "/openapi.json", "/docs", "/docs/", "/docs/index.html", "/", "/users/", "//users",
-            "/USERS", "/health/", "/users//1", "/users/1/", "/%75sers",
-        ])
-        .prop_map(str::to_owned),
-        1 => segment().prop_map(|rest| format!("/docs/{rest}")),
-        1 => segment().prop_map(|rest| format!("/{rest}")),
-    ]
-}
-
-fn query_value() -> impl Strategy<Value = String> {
-    prop_oneof![
-        2 => (-2i64..600).prop_map(|n| n.to_string()),
-        1 => any::<i64>().prop_map(|n| n.to_string()),
-        1 => prop::sample::select(vec![
-            "", "abc", "1.5", "1e2", " 5", "5 ", "+5", "-0", "0x1", "99999999999999999999",
-            "NaN", "1\u{0}", "５",
-        ])
-        .prop_map(str::to_owned),
-        1 => any::<String>(),
-    ]
-}
-
-fn query() -> impl Strategy<Value = Option<String>> {
-    let key = prop_oneof![
-        4 => prop::sample::select(vec!["limit", "after_id"]).prop_map(str::to_owned),
-        1 => any::<String>(),
-    ];
-    prop_oneof![
-        2 => Just(None),
-        4 => vec((key, query_value()), 0..4).prop_map(|pairs| {
-            Some(
-                form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(pairs)
-                    .finish(),
-            )
-        }),
-        1 => "[ -~]{0,30}".prop_map(Some),
-    ]
-}
-
-fn content_type() -> impl Strategy<Value = Option<String>> {
-    prop_oneof![
-        2 => Just(None),
-        4 => Just(Some("application/json".to_owned())),
-        2 => prop::sample::select(vec![
-            "application/json; charset=utf-8", "APPLICATION/JSON", "application/problem+json",
-            "application/merge-patch+json", "text/plain", "application/x-www-form-urlencoded",
-            "multipart/form-data; boundary=x", "application/json; charset=utf-16",
-            "application/", "json", ";", "", "application/json;;;", "application/+json",
-        ])
-        .prop_map(|value| Some(value.to_owned())),
-        1 => "[ -~]{0,40}".prop_map(Some),
-    ]
-}
-
-fn request_id() -> impl Strategy<Value = Option<Vec<u8>>> {
-    prop_oneof![
-        3 => Just(None),
-        1 => "[ -~]{0,40}".prop_map(|id| Some(id.into_bytes())),
-        1 => vec(any::<u8>(), 0..40).prop_map(Some),
-        1 => (1usize..8000).prop_map(|n| Some(vec![b'r'; n])),
-    ]
-}
-
-fn body() -> impl Strategy<Value = Option<Vec<u8>>> {
-    prop_oneof![
-        2 => Just(None),
-        3 => user_object().prop_map(|value| Some(serde_json::to_vec(&value).expect("serialize"))),
-        2 => json_value().prop_map(|value| Some(serde_json::to_vec(&value).expect("serialize"))),
-        1 => vec(any::<u8>(), 0..64).prop_map(Some),
-        1 => special_body().prop_map(Some),
-    ]
-}
-
-/// Strings a validator or a database might trip on.
-fn hostile_string() -> impl Strategy<Value = String> {
-    prop_oneof![
-        3 => any::<String>(),
-        2 => "\\PC{0,120}",
-        2 => prop::sample::select(vec![
-            "", " ", "\u{0}", "A\u{0}B", "Robert'); DROP TABLE users;--", "\u{feff}Ada",
-            "\u{202e}evil", "e\u{301}", "𝕏", "\u{ffff}", "\u{10ffff}", "\u{85}", "\t\n",
-            "\u{2028}", "\\", "\"", "%s%n", "${jndi:x}", "<script>", "ada@example.com",
-            "ADA@EXAMPLE.COM", " grace@example.com ",
-        ])
-        .prop_map(str::to_owned),
-        1 => (95usize..=105).prop_map(|n| "é".repeat(n)),
-        1 => (250usize..=260).prop_map(|n| format!("{}@example.com", "a".repeat(n - 12))),
-        1 => (1usize..3000).prop_map(|n| "x".repeat(n)),
-    ]
-}
-
-/// Strings shaped like e-mail addresses, mostly valid, some too long, some taken.
-fn email_string() -> impl Strategy<Value = String> {
-    prop_oneof![
-        3 => "[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]{1,40}@[a-zA-Z0-9]([a-zA-Z0-9-]{0,20}[a-zA-Z0-9])?(\\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?){1,4}",
-        1 => prop::sample::select(vec!["ada@example.com", "ADA@example.COM", "grace@example.com"])
-            .prop_map(str::to_owned),
-        2 => hostile_string(),
-    ]
-}
-
-fn leaf() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        any::<f64>().prop_filter_map("JSON has no NaN or infinity", |f| {
-            serde_json::Number::from_f64(f).map(Value::Number)
-        }),
-        hostile_string().prop_map(Value::String),
-    ]
-}
-
-fn key() -> impl Strategy<Value = String> {
-    prop_oneof![
-        3 => prop::sample::select(vec!["name", "email", "id", "created_at", "NAME", ""])
-            .prop_map(str::to_owned),
-        1 => any::<String>(),
-    ]
-}
-
-/// Arbitrary JSON, nested up to 4 levels.
-fn json_value() -> impl Strategy<Value = Value> {
-    leaf().prop_recursive(4, 48, 6, |inner| {
-        prop_oneof![
-            vec(inner.clone(), 0..6).prop_map(Value::Array),
-            btree_map(key(), inner, 0..6).prop_map(|map| Value::Object(map.into_iter().collect())),
-        ]
-    })
-}
-
-/// Objects shaped like `UserCreate` / `UserUpdate`: each member present or not, a
-/// string or any other JSON, sometimes with an extra member.
-fn user_object() -> impl Strategy<Value = Value> {
-    let name = prop_oneof![4 => hostile_string().prop_map(Value::String), 1 => leaf()];
-    let email = prop_oneof![4 => email_string().prop_map(Value::String), 1 => leaf()];
-    let extra = prop::option::weighted(0.15, (key(), json_value()));
-    (
-        prop::option::weighted(0.85, name),
-        prop::option::weighted(0.85, email),
-        extra,
-    )
-        .prop_map(|(name, email, extra)| {
-            let mut object = serde_json::Map::new();
-            if let Some((key, value)) = extra {
-                object.insert(key, value);
-            }
-            if let Some(name) = name {
-                object.insert("name".to_owned(), name);
-            }
-            if let Some(email) = email {
-                object.insert("email".to_owned(), email);
-            }
-            Value::Object(object)
-        })
-}
-
-/// Bodies no generator above makes: broken JSON, numbers beyond every range, nesting
-/// beyond the parser's limit, invalid escapes and encodings, the size limit's edges.
-fn special_body() -> impl Strategy<Value = Vec<u8>> {
-    let deep = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth)).into_bytes();
-    let sized = |size: usize| {
-        let name = "n".repeat(size.saturating_sub(40));
-        serde_json::to_vec(&json!({"name": name, "email": "big@example.com"})).expect("serialize")
-    };
-    prop_oneof![
-        prop::sample::select(vec![
-            &b""[..],
-            b"{",
-            b"{\"name\":",
-            b"{\"name\": \"a\", \"email\": \"b@c.de\"} trailing",
-            b"{\"name\": \"\\ud800\", \"email\": \"a@b.co\"}",
-            b"{\"name\": \"\\u0000\", \"email\": \"a@b.co\"}",
-            b"{\"name\": \"a\", \"email\": \"a@b.co\", \"name\": \"dup\"}",
-            b"\xef\xbb\xbf{\"name\": \"bom\", \"email\": \"bom@b.co\"}",
-            b"{\"name\": 1e999999, \"email\": \"a@b.co\"}",
-            b"{\"name\": -0, \"email\": 123456789012345678901234567890}",
-            b"{\"name\": \"\xff\xfe\", \"email\": \"a@b.co\"}",
-            b"nul",
-            b"NaN",
-            b"{'name': 'single'}",
-            b"\"\\uDEAD\"",
-        ])
-        .prop_map(<[u8]>::to_vec),
-        (100usize..2000).prop_map(deep),
-        prop::sample::select(vec![16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 64 * 1024])
-            .prop_map(sized),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -759,10 +443,5 @@ mod tests {
         assert!(matches!(route_of("/users/1/2"), Route::Unknown));
         assert!(matches!(route_of("/docs/x.js"), Route::Undocumented));
         assert!(matches!(route_of("/USERS"), Route::Unknown));
-    }
-
-    #[test]
-    fn encode_keeps_only_unreserved() {
-        assert_eq!(encode("a b/é"), "a%20b%2F%C3%A9");
     }
 }

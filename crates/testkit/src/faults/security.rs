@@ -12,8 +12,8 @@
 //!   which cannot be a parameter) is quoted: a tier creates and serves a database
 //!   whose name holds quotes, a semicolon and a comment marker.
 //!
-//! (The statement timeout is proved in [`crate::faults`]: a query blocked on a lock is
-//! cancelled by PostgreSQL itself.)
+//! (The statement timeout is proved in [`super::timeouts`]: a query blocked on a lock
+//! is cancelled by PostgreSQL itself.)
 
 use std::time::Duration;
 
@@ -24,10 +24,11 @@ use url::Url;
 use users_api::UserStore;
 use users_api::config::{Config, DatabaseConfig, quote_identifier};
 
-use crate::faults::timed;
+use super::helpers::timed;
+use crate::db::admin_client;
 use crate::process::{TierBinary, TierProcess};
 use crate::proxy::FaultProxy;
-use crate::{TEST_POOL_SIZE, TestApp, TestDb, TestResponse, admin_client, admin_database};
+use crate::{TEST_POOL_SIZE, TestApp, TestDb, TestResponse, admin_database};
 
 /// A password no log line could contain by accident.
 const SECRET: &str = "hunter2-Sekr3t-4711";
@@ -74,7 +75,7 @@ fn response_text(response: &TestResponse) -> String {
 /// The binary, serving with `LOG_SQL=true` and `RUST_LOG=debug`, through ordinary
 /// requests, errors (400, 404, 409, 422), an outage (503s, connection errors in the
 /// log), recovery and shutdown: the password is in no log line and no response.
-pub async fn password_never_logged_while_serving(binary: TierBinary) {
+pub(super) async fn password_never_logged_while_serving(binary: TierBinary) {
     let proxy = FaultProxy::in_front_of_test_server().await;
     let db = TestDb::create().await;
     let through = proxy.database_through(&db.config().database);
@@ -191,7 +192,7 @@ pub async fn password_never_logged_while_serving(binary: TierBinary) {
 /// Start-up against a database that refuses connections, with a role that does not
 /// exist, and with a `DATABASE_URL` that does not parse: the server exits non-zero,
 /// says why, and never shows the password.
-pub async fn password_never_logged_when_start_up_fails(binary: TierBinary) {
+pub(super) async fn password_never_logged_when_start_up_fails(binary: TierBinary) {
     let proxy = FaultProxy::in_front_of_test_server().await;
     proxy.refuse_new().await;
     let admin = admin_database();
@@ -277,7 +278,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// Values shaped like SQL injection round-trip verbatim and leave the table intact,
 /// and on the wire each travels in a `Bind` message (a parameter), never inside the
 /// text of a `Parse` or a simple `Query` (the SQL).
-pub async fn values_travel_as_bound_parameters<S, F>(connect: F)
+pub(super) async fn values_travel_as_bound_parameters<S, F>(connect: F)
 where
     S: UserStore,
     F: AsyncFnOnce(&Config) -> anyhow::Result<S>,
@@ -353,7 +354,7 @@ where
 /// The tier creates its database when it is missing, with the name in SQL text
 /// (`CREATE DATABASE` takes no parameters). A name with a quote, a double quote, a
 /// semicolon and a comment marker is created exactly as named, and served.
-pub async fn database_name_is_quoted<S, F>(connect: F)
+pub(super) async fn database_name_is_quoted<S, F>(connect: F)
 where
     S: UserStore,
     F: AsyncFnOnce(&Config) -> anyhow::Result<S>,
@@ -363,15 +364,7 @@ where
     let name = format!("users_test_{} it's \"x\"; --", &unique[..12]);
     assert!(name.len() <= 63);
     // Not created here: the tier must create it. Dropped (quoted) at the end.
-    let db = TestDb {
-        config: Config {
-            bind_addr: "127.0.0.1:0".into(),
-            database: admin_database().with_database(&name),
-            pool_size: TEST_POOL_SIZE,
-            log_sql: false,
-            pipeline: users_api::PipelineConfig::default(),
-        },
-    };
+    let db = TestDb::not_yet_created(&name);
     let store = connect(db.config())
         .await
         .unwrap_or_else(|err| panic!("the tier could not create {name:?}: {err:#}"));

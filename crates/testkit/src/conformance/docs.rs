@@ -1,0 +1,86 @@
+//! The documentation the server serves: `/openapi.json` describes every route and
+//! status of the contract, and `/docs` (Swagger UI) works without the internet.
+
+use crate::TestApp;
+
+/// `/openapi.json` describes every route, with the statuses the contract names.
+pub(super) async fn openapi_documents_every_route_and_status(app: &TestApp) {
+    let response = app.get("/openapi.json").await;
+    response.assert_status(200);
+    let doc = response.json();
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "{}",
+        doc["openapi"]
+    );
+    let expected: [(&str, &str, &[&str]); 6] = [
+        (
+            "/users",
+            "post",
+            &["201", "400", "409", "413", "415", "422", "503"],
+        ),
+        ("/users", "get", &["200", "400", "422", "503"]),
+        ("/users/{id}", "get", &["200", "400", "404", "503"]),
+        (
+            "/users/{id}",
+            "patch",
+            &["200", "400", "404", "409", "413", "415", "422", "503"],
+        ),
+        ("/users/{id}", "delete", &["204", "400", "404", "503"]),
+        ("/health", "get", &["200", "503"]),
+    ];
+    for (path, method, statuses) in expected {
+        let responses = &doc["paths"][path][method]["responses"];
+        assert!(responses.is_object(), "{method} {path} is not documented");
+        for status in statuses {
+            assert!(
+                responses[*status].is_object(),
+                "{method} {path}: status {status} is not documented"
+            );
+        }
+    }
+    for schema in [
+        "UserRead",
+        "UserCreate",
+        "UserUpdate",
+        "Problem",
+        "FieldError",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "schema {schema} missing"
+        );
+    }
+}
+
+/// `/docs` is Swagger UI, served entirely by the binary: no outside URL is needed.
+pub(super) async fn docs_are_served_without_internet(app: &TestApp) {
+    let page = app.get("/docs/").await;
+    page.assert_status(200);
+    let html = page.text();
+    assert!(html.contains("swagger-ui"), "not Swagger UI: {html}");
+    for asset in [
+        "swagger-ui.css",
+        "swagger-ui-bundle.js",
+        "swagger-ui-standalone-preset.js",
+        "swagger-initializer.js",
+    ] {
+        let response = app.get(&format!("/docs/{asset}")).await;
+        response.assert_status(200);
+        assert!(response.body.len() > 100, "{asset} is empty");
+    }
+    let initializer = app.get("/docs/swagger-initializer.js").await.text();
+    assert!(initializer.contains("/openapi.json"), "{initializer}");
+    let compact: String = initializer.split_whitespace().collect();
+    assert!(
+        compact.contains("\"validatorUrl\":\"none\""),
+        "validator badge calls out: {initializer}"
+    );
+    for text in [&html, &initializer] {
+        assert!(
+            !text.contains("https://"),
+            "an outside URL in /docs: {text}"
+        );
+        assert!(!text.contains("http://"), "an outside URL in /docs: {text}");
+    }
+}

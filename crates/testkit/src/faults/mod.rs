@@ -1,0 +1,110 @@
+//! Fault tests: what a tier does when its database goes away, slows down, or is cut
+//! off mid-traffic, when it is shut down with requests in flight, when many clients
+//! write at once, when requests are hostile, and whether its secrets stay secret.
+//!
+//! API.md promises that no request hangs (a dead database answers 503 with
+//! `Retry-After`), that a server recovers by itself when the database comes back, that
+//! a shutdown finishes the requests in flight, and that no acknowledged write is lost.
+//! Each case checks one of those promises against a tier, most of them through a
+//! [`FaultProxy`](crate::proxy::FaultProxy) that breaks the tier's connection to
+//! PostgreSQL on command. One module per family:
+//!
+//! | module | what it covers |
+//! | --- | --- |
+//! | `outage` | the database gone, or partitioned off: 503 in time, then recovery |
+//! | `healing` | connections terminated or cut mid-traffic, or while idle |
+//! | `overload` | a slow database and ten times more requests than connections |
+//! | `writes` | concurrent writes all land; acknowledged writes survive a cut |
+//! | `timeouts` | the statement timeout; a stalled request body is 408 |
+//! | `shutdown` | SIGTERM with a request in flight, on the real binary |
+//! | `security` | the password in no log or response; bound parameters; a quoted name |
+//! | `hostile` | generated hostile requests, and malformed HTTP |
+//! | `helpers` | timed requests, traffic, the checks of a 503, waiting for recovery |
+//!
+//! [`cases()`] is the suite's one list, and [`crate::run_faults`] runs each case in it as
+//! its own test against a tier (see [`crate::suite`] for why a case that is not listed
+//! fails the build).
+//!
+//! The cases print what they measure (`FIGURE ...` lines, e.g. in the output of
+//! `cargo test -p tier-raw --test faults`). They assert only the contract's bounds,
+//! never how fast a tier happens to be today.
+
+mod healing;
+mod helpers;
+mod hostile;
+mod outage;
+mod overload;
+mod security;
+mod shutdown;
+mod timeouts;
+mod writes;
+
+use users_api::UserStore;
+use users_api::config::Config;
+
+use crate::suite::{Case, cases};
+
+/// Every case of the suite, by what it needs: a tier on a fresh database (`app`), the
+/// same behind a fault proxy (`app_behind_proxy`), the tier's binary (`binary`), or
+/// the tier's `connect` (`connect`), for cases that set the tier up themselves.
+pub fn cases<S, C>() -> Vec<Case<C>>
+where
+    S: UserStore,
+    C: AsyncFnOnce(&Config) -> anyhow::Result<S> + Copy + Send + 'static,
+{
+    cases![
+        app: [
+            healing::terminated_backends_heal,
+            healing::restart_while_idle_fails_no_request,
+            writes::concurrent_writes_all_land,
+            timeouts::statement_timeout_cancels_a_blocked_query,
+            timeouts::stalled_body_is_408_not_5xx,
+            hostile::random_requests_never_fail_the_contract,
+            hostile::random_bodies_never_fail_the_contract,
+            hostile::malformed_http_never_fails_the_contract,
+        ],
+        app_behind_proxy: [
+            outage::outage_answers_503_then_recovers,
+            outage::partition_answers_503_then_recovers,
+            healing::cut_connections_heal,
+            overload::overload_sheds_or_serves_in_time,
+            writes::acknowledged_writes_survive_a_cut,
+        ],
+        binary: [
+            shutdown::sigterm_finishes_in_flight_then_exits_0,
+            security::password_never_logged_while_serving,
+            security::password_never_logged_when_start_up_fails,
+        ],
+        connect: [
+            security::values_travel_as_bound_parameters,
+            security::database_name_is_quoted,
+        ],
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use users_api::UserStore;
+    use users_api::config::Config;
+
+    use crate::suite::{Case, duplicate_names};
+
+    /// The list for the tier whose `connect` this is.
+    fn cases_for<S, C>(_connect: C) -> Vec<Case<C>>
+    where
+        S: UserStore,
+        C: AsyncFnOnce(&Config) -> anyhow::Result<S> + Copy + Send + 'static,
+    {
+        super::cases()
+    }
+
+    /// Every case's test has a name of its own. (That every case is listed at all is
+    /// the `dead_code` lint's job: see [`crate::suite`].) The list is generic over the
+    /// tier's `connect`; tier-raw's stands in for any.
+    #[test]
+    fn no_case_is_listed_twice() {
+        let cases = cases_for(tier_raw::connect);
+        assert_eq!(duplicate_names(&cases), Vec::<&str>::new());
+        assert!(cases.len() >= 18, "the suite lost cases: {}", cases.len());
+    }
+}

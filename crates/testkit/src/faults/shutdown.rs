@@ -1,0 +1,115 @@
+//! Graceful shutdown of the real binary: SIGTERM (what `docker stop` and orchestrators
+//! send) with a request in flight. The request is finished, new connections are
+//! refused at once, and the process exits 0.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::helpers::{millis, timed_at};
+use crate::process::{TierBinary, TierProcess};
+use crate::proxy::FaultProxy;
+use crate::{TEST_POOL_SIZE, TestDb};
+
+/// SIGTERM with a request in flight: the request completes with its normal answer
+/// (and its write is stored), new connections are refused at once, and the process
+/// exits 0.
+pub(super) async fn sigterm_finishes_in_flight_then_exits_0(binary: TierBinary) {
+    let proxy = FaultProxy::in_front_of_test_server().await;
+    let db = TestDb::create().await;
+    let config = proxy.config_through(db.config());
+    let url = secrecy::ExposeSecret::expose_secret(config.database.url()).to_owned();
+    let mut server = TierProcess::spawn(
+        binary,
+        &[
+            ("DATABASE_URL", &url),
+            ("DB_POOL_SIZE", &TEST_POOL_SIZE.to_string()),
+            ("RUST_LOG", "info"),
+        ],
+    );
+    let base_url = server.wait_listening(Duration::from_secs(20)).await;
+    let addr = base_url.trim_start_matches("http://").to_owned();
+    let client = reqwest::Client::new();
+    let warm = json!({"name": "Warm", "email": "warm@example.com"});
+    let answer = timed_at(&client, &base_url, Method::POST, "/users", Some(&warm)).await;
+    answer.response.assert_status(201);
+
+    // Every round trip to the database now takes half a second: the next request is still
+    // in flight when SIGTERM arrives.
+    proxy.set_latency(Duration::from_millis(500));
+    let sent = proxy.client_chunks();
+    let in_flight = tokio::spawn({
+        let client = client.clone();
+        let base_url = base_url.clone();
+        async move {
+            let body = json!({"name": "In Flight", "email": "inflight@example.com"});
+            timed_at(&client, &base_url, Method::POST, "/users", Some(&body)).await
+        }
+    });
+    // The request has reached the database (the tier sent it bytes).
+    let waiting = Instant::now();
+    while proxy.client_chunks() == sent {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(5),
+            "the request never reached the database"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.sigterm();
+    let signalled = Instant::now();
+
+    // New connections are refused while the request is still being served.
+    loop {
+        match tokio::net::TcpStream::connect(&addr).await {
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => break,
+            _ => {
+                assert!(
+                    signalled.elapsed() < Duration::from_secs(2),
+                    "still accepting connections {:?} after SIGTERM",
+                    signalled.elapsed()
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    let refused_after = signalled.elapsed();
+    assert!(
+        !in_flight.is_finished(),
+        "the in-flight request finished before the listener closed; the test proves nothing"
+    );
+
+    let answer = in_flight.await.expect("the in-flight request");
+    answer.response.assert_status(201);
+    assert_eq!(answer.response.json()["name"], "In Flight");
+    let status = server.wait_exit(Duration::from_secs(15)).await;
+    assert!(
+        status.success(),
+        "exit status {status} after SIGTERM:\n{}",
+        server.output()
+    );
+    let exited_after = signalled.elapsed();
+    assert!(
+        server.output().contains("shutdown requested"),
+        "{}",
+        server.output()
+    );
+    let stored = db
+        .connect()
+        .await
+        .query_one(
+            "SELECT count(*) FROM users WHERE email = 'inflight@example.com'",
+            &[],
+        )
+        .await
+        .expect("count");
+    assert_eq!(stored.get::<_, i64>(0), 1, "the in-flight write was lost");
+    println!(
+        "FIGURE shutdown: refusing connections {} ms after SIGTERM; in-flight request answered {} after {} ms; exit 0 after {} ms",
+        millis(refused_after),
+        answer.response.status,
+        millis(answer.elapsed),
+        millis(exited_after)
+    );
+}
