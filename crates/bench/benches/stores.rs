@@ -8,7 +8,7 @@
 //! for all of them. The HTTP benchmark (`cargo run -p bench --release`) then shows
 //! how much of it survives under concurrent load.
 //!
-//! Needs PostgreSQL at `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+//! Needs PostgreSQL where the tiers find it (`DATABASE_URL`, `.env`, or the default `postgres://postgres:postgres@localhost:5432/users_course`).
 //! It creates the database `users_bench_store`, seeds 10,000 users, and drops it at
 //! the end. Select with criterion's filter: `cargo bench -p bench -- tier-raw/get`.
 //! Not part of CI: `cargo test` does not build bench targets.

@@ -53,7 +53,7 @@ pub struct Options {
     /// A run that finishes in under a minute (release binaries already built).
     #[arg(long)]
     pub quick: bool,
-    /// Admin connection to the server [default: $DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres].
+    /// Admin connection to the server [default: what the tiers use: $DATABASE_URL, the DB_* pieces or .env, else postgres://postgres:postgres@localhost:5432/users_course].
     /// Only its server and credentials are used; the bench database is created beside it.
     #[arg(long)]
     pub database_url: Option<String>,

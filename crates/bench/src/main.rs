@@ -7,7 +7,7 @@
 //! cargo run -p bench --release -- --help
 //! ```
 //!
-//! Needs PostgreSQL at `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`);
+//! Needs PostgreSQL where the tiers find it (`DATABASE_URL`, `.env`, or the default `postgres://postgres:postgres@localhost:5432/users_course`);
 //! pgbench is used when installed. What the run does, step by step, is in
 //! `src/run.rs`; this file only parses the options, runs, and turns the outcome into
 //! the exit code.

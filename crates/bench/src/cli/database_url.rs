@@ -1,20 +1,26 @@
-//! Where the bench's database URL comes from: the one place that decides it.
+//! Where the bench's database server comes from: the one place that decides it.
 //!
 //! The benchmark binary ([`crate::run`], through [`crate::cli::Options::plan`]) and the
-//! store benches (`benches/stores.rs`) both take their server from here, so changing
-//! how the bench finds its database (reading `.env` the way the tiers do, say) is an
-//! edit of this file alone. The order: `--database-url` if given, else `$DATABASE_URL`,
-//! else [`DEFAULT_DATABASE_URL`]. Only the server and credentials of that URL are
-//! used; the bench database is created beside it ([`crate::cli::Plan::bench_db`]).
+//! store benches (`benches/stores.rs`) both take their server from here. The order:
+//! `--database-url` if given, else what the environment names exactly as the tiers
+//! read it (`DATABASE_URL`, else the five `DB_*` pieces, `.env` included, through
+//! `users_api::config::database_from_env`), else the workspace's one default. So the
+//! bench works wherever the tiers do, `docker compose up -d db` with its password
+//! included. Only the server and credentials of that URL are used; the bench database
+//! is created beside it ([`crate::cli::Plan::bench_db`]).
 
-/// The admin connection when neither `--database-url` nor `DATABASE_URL` is given.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+use secrecy::ExposeSecret as _;
 
-/// `$DATABASE_URL` as the bench sees it: the only place the bench reads its database
-/// URL from its environment. Kept apart from [`choose`] so that tests pass their own
-/// value and need no environment.
+/// The server when nothing else names one: the tiers' and the tests' default.
+pub use users_api::config::DEFAULT_DATABASE_URL;
+
+/// The server the environment names, as the tiers read it (`.env` included), or
+/// `None` if what it names does not parse. Kept apart from [`choose`] so that tests
+/// pass their own value and need no environment.
 pub fn from_environment() -> Option<String> {
-    std::env::var("DATABASE_URL").ok()
+    users_api::config::database_from_env()
+        .ok()
+        .map(|database| database.url().expose_secret().to_owned())
 }
 
 /// The server's URL: `given` (`--database-url`) wins over `environment`

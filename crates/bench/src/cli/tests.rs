@@ -26,7 +26,9 @@ fn defaults_are_the_full_run() {
     assert_eq!(plan.out, Path::new("/ws/target/bench"));
     assert_eq!(plan.admin.name(), "postgres");
     assert_eq!(plan.bench_db.name(), "users_bench");
-    assert_eq!(plan.bench_db.host(), "127.0.0.1");
+    // The workspace's one default server, the same the tiers and the tests use.
+    assert_eq!(plan.bench_db.host(), "localhost");
+    assert_eq!(plan.bench_db.user(), "postgres");
 }
 
 #[test]
