@@ -136,6 +136,34 @@ pub(super) async fn duplicate_email_in_any_case_is_409(app: &TestApp) {
     assert_eq!(all_users(app).await.len(), 1);
 }
 
+/// A unique violation means a taken email only on the email index. Another unique
+/// constraint (one a later migration might add, say on a post's slug) is an internal
+/// error, a 500 that names nothing, never a 409 that blames the email.
+pub(super) async fn unique_violation_elsewhere_is_no_taken_email(app: &TestApp) {
+    app.db
+        .connect()
+        .await
+        .batch_execute("CREATE UNIQUE INDEX users_name_key ON users (name)")
+        .await
+        .expect("add a second unique index");
+    app.create_user("Ada", "ada@example.com").await;
+    let response = app
+        .post_json(
+            "/users",
+            &json!({"name": "Ada", "email": "other@example.com"}),
+        )
+        .await;
+    let body = response.assert_problem(500);
+    assert!(
+        !body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("email"),
+        "{body}"
+    );
+    assert_eq!(all_users(app).await.len(), 1);
+}
+
 /// Twenty simultaneous creates of one email: exactly one 201, nineteen 409s.
 pub(super) async fn concurrent_creates_of_one_email_one_wins(app: &TestApp) {
     let attempts = (0..20).map(|index| {

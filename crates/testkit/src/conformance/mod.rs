@@ -50,6 +50,7 @@ pub fn cases<C>() -> Vec<Case<C>> {
             create::created_at_is_rfc3339_utc_with_microseconds,
             create::unicode_round_trips_unchanged,
             create::duplicate_email_in_any_case_is_409,
+            create::unique_violation_elsewhere_is_no_taken_email,
             create::concurrent_creates_of_one_email_one_wins,
             validation::create_lists_every_failing_field,
             validation::create_rejects_wrong_types_and_null,
