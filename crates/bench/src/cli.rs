@@ -53,14 +53,15 @@ pub struct Options {
     /// A run that finishes in under a minute (release binaries already built).
     #[arg(long)]
     pub quick: bool,
-    /// Admin connection to the server [default: what the tiers use: $DATABASE_URL, the DB_* pieces or .env, else postgres://postgres:postgres@localhost:5432/users_course].
+    /// Admin connection to the server (default: what the tiers use, from $DATABASE_URL,
+    /// the DB_* pieces or .env, else postgres://postgres:postgres@localhost:5432/users_course).
     /// Only its server and credentials are used; the bench database is created beside it.
     #[arg(long)]
     pub database_url: Option<String>,
     /// The dedicated database, dropped and recreated at every run.
     #[arg(long, default_value = "users_bench")]
     pub bench_database: String,
-    /// Where report.md, report.json and report.svg go [default: <workspace>/target/bench].
+    /// Where report.md, report.json and report.svg go (default: WORKSPACE/target/bench).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Do not run `cargo build --release` for the tiers; use the binaries as they are.

@@ -27,9 +27,9 @@
 //! bytes, so a capturing test connects with `sslmode=disable`
 //! ([`FaultProxy::plaintext_config`]).
 //!
-//! The forwarding itself is [`crate::wire::relay`], the relay loop the bench's counting
+//! The forwarding itself is [`crate::wire::relay()`], the relay loop the bench's counting
 //! proxy uses too: this file holds what is particular to faults (the modes, refusing
-//! by closing the port, and the [`RelayHooks`] that delay, black-hole and cut).
+//! by closing the port, and the [`RelayHooks`](crate::wire::RelayHooks) that delay, black-hole and cut).
 
 mod connections;
 

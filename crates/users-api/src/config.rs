@@ -14,7 +14,7 @@
 //! the bench all call it, so all of them agree on one default
 //! ([`DEFAULT_DATABASE_URL`]) and all of them follow a `.env` that sets a password.
 //!
-//! The connection string holds the password, so it lives in a [`SecretString`]: its
+//! The connection string holds the password, so it lives in a [`SecretString`](secrecy::SecretString): its
 //! `Debug` prints `[REDACTED]`, and reading it takes an explicit `expose_secret()`,
 //! which only the code that hands it to a driver calls. For logs, [`DatabaseConfig`]
 //! keeps host, port, database and user apart, and its `Display` leaves the password out.

@@ -41,7 +41,7 @@
 //! * [`split`]: [`Splitter`] (one direction, streaming), [`ConnectionSplitter`] (both
 //!   directions, the encryption answer passed from one to the other), and
 //!   [`split_client_stream`] for a whole captured byte stream.
-//! * [`relay`]: the one relay loop, with [`RelayHooks`] through which a proxy observes
+//! * [`relay()`]: the one relay loop, with [`RelayHooks`] through which a proxy observes
 //!   every chunk (counting, capturing) and injects faults (latency, black hole, cut).
 //!
 //! The headers of typed messages are parsed by `postgres-protocol` (tokio-postgres's
