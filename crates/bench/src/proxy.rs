@@ -237,25 +237,15 @@ impl PerRequest {
 #[cfg(test)]
 mod tests {
     use bytes::BytesMut;
-    use postgres_protocol::IsNull;
     use postgres_protocol::message::frontend;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
     use super::*;
-
-    /// A server message (postgres-protocol encodes only the client's).
-    fn backend(kind: u8, body: &[u8]) -> Vec<u8> {
-        let mut out = vec![kind];
-        out.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
-        out.extend_from_slice(body);
-        out
-    }
+    use testkit::wire::fixtures::{self, backend};
 
     fn startup() -> Vec<u8> {
-        let mut buf = BytesMut::new();
-        frontend::startup_message([("user", "x")], &mut buf).unwrap();
-        buf.to_vec()
+        fixtures::startup(&[("user", "x")])
     }
 
     fn query(sql: &str) -> Vec<u8> {
@@ -264,27 +254,10 @@ mod tests {
         buf.to_vec()
     }
 
-    /// A prepared statement executed the way tokio-postgres does it: Bind, Execute,
-    /// Sync in one write; BindComplete, DataRow, CommandComplete, ReadyForQuery back.
+    /// A prepared statement executed the way tokio-postgres does it, and its answer.
     fn execute_prepared() -> (Vec<u8>, Vec<u8>) {
-        let mut buf = BytesMut::new();
-        let id = 7i64.to_be_bytes();
-        let write = |value: &[u8], buf: &mut BytesMut| {
-            buf.extend_from_slice(value);
-            Ok(IsNull::No)
-        };
-        let bind = frontend::bind("", "s0", [1], [&id[..]], write, [1], &mut buf);
-        assert!(bind.is_ok());
-        frontend::execute("", 0, &mut buf).unwrap();
-        frontend::sync(&mut buf);
-        let reply = [
-            backend(b'2', b""),
-            backend(b'D', b"\0\x01\0\0\0\x01x"),
-            backend(b'C', b"SELECT 1\0"),
-            backend(b'Z', b"I"),
-        ]
-        .concat();
-        (buf.to_vec(), reply)
+        let request = fixtures::execute_prepared(&7i64.to_be_bytes());
+        (request, fixtures::prepared_reply())
     }
 
     #[test]

@@ -41,6 +41,7 @@
 //! * [`split`]: [`Splitter`] (one direction, streaming), [`ConnectionSplitter`] (both
 //!   directions, the encryption answer passed from one to the other), and
 //!   [`split_client_stream`] for a whole captured byte stream.
+//! * [`fixtures`]: byte-exact messages for tests of anything that reads the wire.
 //! * [`relay()`]: the one relay loop, with [`RelayHooks`] through which a proxy observes
 //!   every chunk (counting, capturing) and injects faults (latency, black hole, cut).
 //!
@@ -49,6 +50,7 @@
 //! framing, and a TLS session would be opaque to it: the users of these proxies
 //! connect without TLS (`sslmode=disable`) when they need to read the bytes.
 
+pub mod fixtures;
 pub mod relay;
 pub mod split;
 

@@ -253,63 +253,19 @@ pub fn split_client_stream(bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use bytes::BytesMut;
-    use postgres_protocol::IsNull;
     use postgres_protocol::message::frontend;
 
     use super::*;
     use crate::wire::PROTOCOL_3_0;
-
-    /// A server message (postgres-protocol encodes only the client's).
-    fn backend(kind: u8, body: &[u8]) -> Vec<u8> {
-        let mut out = vec![kind];
-        out.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
-        out.extend_from_slice(body);
-        out
-    }
+    use crate::wire::fixtures::{self, backend, execute_prepared, prepared_reply};
 
     fn startup() -> Vec<u8> {
-        let mut buf = BytesMut::new();
-        let params = [("user", "postgres"), ("database", "users_bench")];
-        frontend::startup_message(params, &mut buf).unwrap();
-        buf.to_vec()
+        fixtures::startup(&[("user", "postgres"), ("database", "users_bench")])
     }
 
     /// `GSSENCRequest`: postgres-protocol has no encoder for it. Length 8, the code.
     fn gssenc_request() -> Vec<u8> {
         [8u32.to_be_bytes(), GSSENC_REQUEST.to_be_bytes()].concat()
-    }
-
-    /// A prepared statement executed the way tokio-postgres does it: Bind (with one
-    /// binary `int8` parameter `value`), Execute, Sync in one write.
-    fn execute_prepared(value: &[u8]) -> Vec<u8> {
-        let mut buf = BytesMut::new();
-        let bind = frontend::bind(
-            "",
-            "s0",
-            [1],
-            [value],
-            |value, buf| {
-                buf.extend_from_slice(value);
-                Ok(IsNull::No)
-            },
-            [1],
-            &mut buf,
-        );
-        assert!(bind.is_ok());
-        frontend::execute("", 0, &mut buf).unwrap();
-        frontend::sync(&mut buf);
-        buf.to_vec()
-    }
-
-    /// Its answer: BindComplete, DataRow, CommandComplete, ReadyForQuery.
-    fn prepared_reply() -> Vec<u8> {
-        [
-            backend(b'2', b""),
-            backend(b'D', b"\0\x01\0\0\0\x01x"),
-            backend(b'C', b"SELECT 1\0"),
-            backend(b'Z', b"I"),
-        ]
-        .concat()
     }
 
     fn frames(splitter: &mut Splitter, chunks: &[&[u8]]) -> Vec<Frame> {
