@@ -5,9 +5,12 @@
 //! by hand. `deadpool-postgres` lends each request a connection from a pool.
 //!
 //! * this file: start-up. [`connect`] creates the database if it is missing, builds the
-//!   pool, and applies the schema of `migrations/`.
-//! * [`store`]: the six operations of the API as SQL, and the mapping of driver errors.
-//! * `main.rs`: the binary, one call to `users_api::run_tier`.
+//!   pool, and applies every file of `migrations/`, in order.
+//! * [`store`]: the operations of the API as SQL (users, then their posts), and the
+//!   mapping of driver errors.
+//! * [`pipelined`]: the same store with reads on shared, pipelined clients (`DB_PIPELINE`).
+//! * `main.rs`: the binary: reads the configuration, picks the store, and hands its
+//!   `connect` to `users_api::serve_tier`.
 //!
 //! Compare with `tier-sqlx` and `tier-orm`: the files are parallel, so
 //! `diff crates/tier-raw/src/lib.rs crates/tier-sqlx/src/lib.rs` shows only what the
@@ -23,7 +26,7 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use users_api::config::{Config, DatabaseConfig, TierInfo, quote_identifier};
 use users_api::pool::{ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, STATEMENT_TIMEOUT};
-use users_api::schema::SCHEMA_SQL;
+use users_api::schema::MIGRATIONS;
 
 pub use pipelined::{PipelinedStore, connect_pipelined};
 pub use store::RawStore;
@@ -37,7 +40,7 @@ pub const TIER: TierInfo = TierInfo {
 };
 
 // ANCHOR: connect
-/// Creates the database if missing, builds the pool, applies the schema.
+/// Creates the database if missing, builds the pool, applies every migration.
 pub async fn connect(config: &Config) -> anyhow::Result<RawStore> {
     let pg_config = driver_config(&config.database)?;
     ensure_database(&config.database, &pg_config).await?;
@@ -64,16 +67,22 @@ pub async fn connect(config: &Config) -> anyhow::Result<RawStore> {
         .context("building the connection pool")?;
 
     // ANCHOR: schema
-    // The analog of SQLAlchemy's `create_all`: run the schema in one transaction.
-    // `batch_execute` sends the text as it is (several statements in one simple
-    // query), the way `psql -f` would.
+    // The analog of SQLAlchemy's `create_all`: run every file of `migrations/`, in
+    // order, each in a transaction of its own (as `sqlx::migrate!` does in tier II).
+    // A file's advisory lock is released at its COMMIT, and a file that fails leaves
+    // the ones before it applied. The files are idempotent, so this runs at every
+    // start-up. `batch_execute` sends a file's text as it is (several statements in one
+    // simple query), the way `psql -f` would.
     let mut client = pool.get().await.context("connecting to the database")?;
-    let transaction = client.transaction().await?;
-    transaction
-        .batch_execute(SCHEMA_SQL)
-        .await
-        .context("applying the schema")?;
-    transaction.commit().await.context("applying the schema")?;
+    for migration in MIGRATIONS {
+        let applying = || format!("applying migrations/{}", migration.name);
+        let transaction = client.transaction().await.with_context(applying)?;
+        transaction
+            .batch_execute(migration.sql)
+            .await
+            .with_context(applying)?;
+        transaction.commit().await.with_context(applying)?;
+    }
     drop(client);
     // ANCHOR_END: schema
 

@@ -5,12 +5,21 @@
 //! trip), runs it with bound parameters, and maps the row with `try_get`. Nothing
 //! checks the SQL or the column names before run time: a typo here compiles, and fails
 //! on the first request. That is the price of this tier's directness.
+//!
+//! Posts show the same directness on a relation: a post's author comes from a join
+//! written out in SQL, and the joined row is mapped by hand too, the author's columns
+//! read under aliases the query gives them (`post_with_author_from_row`). No loader,
+//! no lazy attribute: a query runs only where this file runs one, so an N+1 cannot
+//! creep in unseen, but nothing stops you writing one either.
 
 use deadpool_postgres::{Object, Pool, PoolError};
 use tokio_postgres::Row;
 use users_api::pool::ACQUIRE_TIMEOUT;
 use users_api::sqlstate;
-use users_api::{Page, StoreError, StoreResult, UserCreate, UserRead, UserStore, UserUpdate};
+use users_api::{
+    Page, PostCreate, PostRead, PostWithAuthor, StoreError, StoreResult, UserCreate, UserRead,
+    UserStore, UserUpdate,
+};
 
 /// The users table, through a pool of `tokio-postgres` connections.
 #[derive(Clone)]
@@ -117,6 +126,132 @@ impl UserStore for RawStore {
     }
     // ANCHOR_END: delete
 
+    // ANCHOR: create_post
+    async fn create_post(&self, user_id: i64, post: &PostCreate) -> StoreResult<Option<PostRead>> {
+        // No "does the user exist?" read first: the user could be deleted between that
+        // read and this insert. The foreign key checks at the moment of the insert, and
+        // its violation is the answer "no such user": one statement, and no race.
+        const SQL: &str = "INSERT INTO posts (user_id, title, body) VALUES ($1, $2, $3) \
+                           RETURNING id, user_id, title, body, created_at";
+        self.log(SQL);
+        let client = self.connection().await?;
+        let statement = client.prepare_cached(SQL).await.map_err(db_error)?;
+        match client
+            .query_one(&statement, &[&user_id, &post.title(), &post.body()])
+            .await
+        {
+            Ok(row) => post_from_row(&row).map(Some),
+            // The driver hands us the SQLSTATE and the constraint's name; which of
+            // them means "no such user" is ours to say (see `is_missing_author`).
+            Err(err) if is_missing_author(&err) => Ok(None),
+            Err(err) => Err(db_error(err)),
+        }
+    }
+    // ANCHOR_END: create_post
+
+    // ANCHOR: list_user_posts
+    async fn list_user_posts(
+        &self,
+        user_id: i64,
+        page: Page,
+    ) -> StoreResult<Option<Vec<PostRead>>> {
+        // No join: the client named the author, and every post carries `user_id`. The
+        // page is a range scan of the index on (user_id, id), however many posts the
+        // table holds.
+        const LIST_SQL: &str = "SELECT id, user_id, title, body, created_at FROM posts \
+                                WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3";
+        // Only an empty page is ambiguous: a user with no posts after `after_id` (200,
+        // `[]`) or no user at all (404). A page with a post in it proves its author
+        // exists, so the common case costs one statement, and this second one runs only
+        // when the list came back empty.
+        const USER_EXISTS_SQL: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)";
+        self.log(LIST_SQL);
+        let client = self.connection().await?;
+        let statement = client.prepare_cached(LIST_SQL).await.map_err(db_error)?;
+        let rows = client
+            .query(&statement, &[&user_id, &page.after_id, &page.limit])
+            .await
+            .map_err(db_error)?;
+        if rows.is_empty() {
+            self.log(USER_EXISTS_SQL);
+            let statement = client
+                .prepare_cached(USER_EXISTS_SQL)
+                .await
+                .map_err(db_error)?;
+            let row = client
+                .query_one(&statement, &[&user_id])
+                .await
+                .map_err(db_error)?;
+            let user_exists: bool = row.try_get(0).map_err(StoreError::internal)?;
+            if !user_exists {
+                return Ok(None);
+            }
+        }
+        let posts = rows.iter().map(post_from_row).collect::<StoreResult<_>>()?;
+        Ok(Some(posts))
+    }
+    // ANCHOR_END: list_user_posts
+
+    // ANCHOR: list_posts
+    async fn list_posts(&self, page: Page) -> StoreResult<Vec<PostWithAuthor>> {
+        // Every post of the page with its author, in one statement: a join. The N+1
+        // way (the page, then a `get` per post for its author) would cost 501
+        // statements for a page of 500; this costs one, whatever the page size.
+        // PostgreSQL walks the posts' primary key from `after_id` and finds each author
+        // by the users' primary key. An inner join loses no post: `user_id` is NOT NULL
+        // and the foreign key cascades deletes, so every post has its author.
+        //
+        // Both tables have `id` and `created_at`, and a row is read by column name, so
+        // the author's columns get names of their own (`AS author_...`): the contract
+        // between this SQL and `post_with_author_from_row`, checked by nothing but a
+        // test.
+        const SQL: &str = "SELECT p.id, p.user_id, p.title, p.body, p.created_at, \
+                           u.id AS author_id, u.name AS author_name, \
+                           u.email AS author_email, u.created_at AS author_created_at \
+                           FROM posts p JOIN users u ON u.id = p.user_id \
+                           WHERE p.id > $1 ORDER BY p.id LIMIT $2";
+        self.log(SQL);
+        let client = self.connection().await?;
+        let statement = client.prepare_cached(SQL).await.map_err(db_error)?;
+        let rows = client
+            .query(&statement, &[&page.after_id, &page.limit])
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(post_with_author_from_row).collect()
+    }
+    // ANCHOR_END: list_posts
+
+    // ANCHOR: get_post
+    async fn get_post(&self, id: i64) -> StoreResult<Option<PostWithAuthor>> {
+        // The same join as `list_posts`, for one post: one statement, not a read of
+        // the post and then one of its author.
+        const SQL: &str = "SELECT p.id, p.user_id, p.title, p.body, p.created_at, \
+                           u.id AS author_id, u.name AS author_name, \
+                           u.email AS author_email, u.created_at AS author_created_at \
+                           FROM posts p JOIN users u ON u.id = p.user_id \
+                           WHERE p.id = $1";
+        self.log(SQL);
+        let client = self.connection().await?;
+        let statement = client.prepare_cached(SQL).await.map_err(db_error)?;
+        let row = client
+            .query_opt(&statement, &[&id])
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(post_with_author_from_row).transpose()
+    }
+    // ANCHOR_END: get_post
+
+    // ANCHOR: delete_post
+    async fn delete_post(&self, id: i64) -> StoreResult<bool> {
+        const SQL: &str = "DELETE FROM posts WHERE id = $1";
+        self.log(SQL);
+        let client = self.connection().await?;
+        let statement = client.prepare_cached(SQL).await.map_err(db_error)?;
+        let deleted = client.execute(&statement, &[&id]).await.map_err(db_error)?;
+        Ok(deleted > 0)
+    }
+    // ANCHOR_END: delete_post
+
     // ANCHOR: ping
     async fn ping(&self) -> StoreResult<()> {
         const SQL: &str = "SELECT 1";
@@ -149,6 +284,38 @@ pub(crate) fn user_from_row(row: &Row) -> StoreResult<UserRead> {
     };
     map().map_err(StoreError::internal)
 }
+
+/// Maps a row of `posts` by column name, as [`user_from_row`] maps a user.
+pub(crate) fn post_from_row(row: &Row) -> StoreResult<PostRead> {
+    let map = || -> Result<PostRead, tokio_postgres::Error> {
+        Ok(PostRead {
+            id: row.try_get("id")?,
+            user_id: row.try_get("user_id")?,
+            title: row.try_get("title")?,
+            body: row.try_get("body")?,
+            created_at: row.try_get("created_at")?,
+        })
+    };
+    map().map_err(StoreError::internal)
+}
+
+/// Maps a row of the posts-join-users query: the post's columns under their own names,
+/// the author's under the aliases the query gave them. Rename an alias in the SQL and
+/// not here, and this compiles and fails at run time, on the first request.
+pub(crate) fn post_with_author_from_row(row: &Row) -> StoreResult<PostWithAuthor> {
+    let author = || -> Result<UserRead, tokio_postgres::Error> {
+        Ok(UserRead {
+            id: row.try_get("author_id")?,
+            name: row.try_get("author_name")?,
+            email: row.try_get("author_email")?,
+            created_at: row.try_get("author_created_at")?,
+        })
+    };
+    Ok(PostWithAuthor {
+        post: post_from_row(row)?,
+        author: author().map_err(StoreError::internal)?,
+    })
+}
 // ANCHOR_END: row_mapping
 
 // ANCHOR: errors
@@ -172,6 +339,16 @@ pub(crate) fn db_error(err: tokio_postgres::Error) -> StoreError {
     } else {
         StoreError::internal(err)
     }
+}
+
+/// Whether a failed insert of a post means "no such author": the foreign key
+/// `posts_user_id_fkey` refused it (SQLSTATE 23503), because the user does not exist
+/// or was deleted meanwhile. Read out of the error like the taken email in
+/// [`db_error`], but asked first, by `create_post`: the answer is not an error at all
+/// but `None` (404), which a [`StoreError`] cannot say.
+pub(crate) fn is_missing_author(err: &tokio_postgres::Error) -> bool {
+    err.as_db_error()
+        .is_some_and(|db| sqlstate::is_missing_author(db.code().code(), db.constraint()))
 }
 
 /// Maps a pool error: timeouts and failures to connect are "unavailable".
