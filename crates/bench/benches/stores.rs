@@ -9,8 +9,8 @@
 //! how much of it survives under concurrent load.
 //!
 //! Needs PostgreSQL where the tiers find it (`DATABASE_URL`, `.env`, or the default `postgres://postgres:postgres@localhost:5432/users_course`).
-//! It creates the database `users_bench_store`, seeds 10,000 users, and drops it at
-//! the end. Select with criterion's filter: `cargo bench -p bench -- tier-raw/get`.
+//! It creates the database `users_bench_store`, seeds 10,000 users with 10 posts each,
+//! and drops it at the end. Select with criterion's filter: `cargo bench -p bench -- tier-raw/get`.
 //! Not part of CI: `cargo test` does not build bench targets.
 
 use std::process::ExitCode;
@@ -25,6 +25,12 @@ use users_api::{Config, DatabaseConfig, Page, TierInfo, UserCreate, UserStore, U
 
 /// Users seeded before the benches.
 const ROWS: u64 = 10_000;
+
+/// What is seeded: `ROWS` users, 10 posts each.
+const SEEDED: bench::seed::Seeded = bench::seed::Seeded {
+    users: ROWS,
+    posts_per_user: 10,
+};
 
 /// The database the benches use (dropped and recreated).
 const DATABASE: &str = "users_bench_store";
@@ -55,11 +61,11 @@ fn run() -> anyhow::Result<()> {
         let admin = bench::seed::connect(&admin_db).await?;
         bench::seed::recreate_database(&admin, &bench_db).await?;
         let client = bench::seed::connect(&bench_db).await?;
-        bench::seed::seed(&client, ROWS).await?;
+        bench::seed::seed(&client, SEEDED).await?;
         anyhow::Ok((admin, client))
     })?;
     // After each tier, the users it created go, so every tier reads the same table.
-    let tidy = || runtime.block_on(bench::seed::tidy(&client, ROWS));
+    let tidy = || runtime.block_on(bench::seed::tidy(&client, SEEDED));
 
     let mut criterion = Criterion::default()
         .sample_size(30)
@@ -133,6 +139,11 @@ fn bench_store<S: UserStore>(
         store.get(1).await?.context("user 1 is missing")?;
         store.list(page(0)).await?;
         store.update(1, &renames[0]).await?;
+        store.list_posts(page(0)).await?;
+        store
+            .list_user_posts(1, page(0))
+            .await?
+            .context("user 1 is missing")?;
         anyhow::Ok(())
     })?;
 
@@ -149,6 +160,21 @@ fn bench_store<S: UserStore>(
         b.to_async(runtime).iter(|| {
             let after_id = rng.range(0, ROWS - 50);
             async move { store.list(page(after_id)).await }
+        });
+    });
+    // A page of 50 posts, each with its author: one joined statement in every tier.
+    group.bench_function("list_posts", |b| {
+        let mut rng = Rng::new(4);
+        b.to_async(runtime).iter(|| {
+            let after_id = rng.range(0, SEEDED.posts() - 50);
+            async move { store.list_posts(page(after_id)).await }
+        });
+    });
+    group.bench_function("list_user_posts", |b| {
+        let mut rng = Rng::new(5);
+        b.to_async(runtime).iter(|| {
+            let user_id = rng.range(1, ROWS) as i64;
+            async move { store.list_user_posts(user_id, page(0)).await }
         });
     });
     group.bench_function("update", |b| {

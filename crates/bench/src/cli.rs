@@ -23,6 +23,7 @@ mod tier_spec;
 pub use tier_spec::{TierKind, TierLabel, TierSpec, Variant};
 use tier_spec::{parse_env_pair, parse_variant};
 
+use crate::seed::Seeded;
 use crate::workload::Workload;
 
 /// `cargo run -p bench --release -- [options]`: measures the three /users tiers.
@@ -32,6 +33,9 @@ pub struct Options {
     /// Users seeded into the bench database [default: 10000; --quick: 2000].
     #[arg(long)]
     pub rows: Option<u64>,
+    /// Posts seeded per user, authors dealt out in turn (so `--rows 1000` makes 10,000 posts).
+    #[arg(long, default_value_t = 10)]
+    pub posts_per_user: u64,
     /// Concurrent keep-alive HTTP connections (and pgbench clients).
     #[arg(long, default_value_t = 64)]
     pub connections: usize,
@@ -44,7 +48,8 @@ pub struct Options {
     /// Rounds of A B C ...; the report shows the median over rounds [default: 3; --quick: 1].
     #[arg(long)]
     pub rounds: Option<usize>,
-    /// Workloads, comma-separated [default: get,list,create,update,mixed; --quick: get,list,mixed].
+    /// Workloads, comma-separated [default: get,list,create,update,mixed,posts,user-posts;
+    /// --quick: get,list,mixed].
     #[arg(long, value_delimiter = ',')]
     pub workloads: Option<Vec<Workload>>,
     /// Tiers, comma-separated [default: raw,sqlx,orm,raw-pipelined].
@@ -97,6 +102,8 @@ pub struct Options {
 pub struct Plan {
     /// Users seeded.
     pub rows: u64,
+    /// Posts seeded per user.
+    pub posts_per_user: u64,
     /// HTTP connections (and pgbench clients).
     pub connections: usize,
     /// Warm-up before each measured window.
@@ -156,6 +163,10 @@ impl Options {
             "--rows must be between 100 and 100,000,000"
         );
         anyhow::ensure!(
+            self.posts_per_user <= 1000,
+            "--posts-per-user must be at most 1,000"
+        );
+        anyhow::ensure!(
             (1..=1000).contains(&self.connections),
             "--connections must be between 1 and 1000"
         );
@@ -176,6 +187,8 @@ impl Options {
                     Workload::Create,
                     Workload::Update,
                     Workload::Mixed,
+                    Workload::Posts,
+                    Workload::UserPosts,
                 ]
             }
         }));
@@ -188,6 +201,14 @@ impl Options {
             ]
         }));
         anyhow::ensure!(!workloads.is_empty(), "--workloads is empty");
+        // A page of `posts` must be a full one, as `list` is (`--rows` is at least 100).
+        anyhow::ensure!(
+            self.posts_per_user > 0
+                || !workloads
+                    .iter()
+                    .any(|w| matches!(w, Workload::Posts | Workload::UserPosts)),
+            "the posts workloads need --posts-per-user of at least 1"
+        );
         anyhow::ensure!(!tiers.is_empty(), "--tiers is empty");
         // The tiers are deduplicated above; a variant's label names its environment,
         // so the same label twice is the same variant given twice.
@@ -223,6 +244,7 @@ impl Options {
         };
         Ok(Plan {
             rows,
+            posts_per_user: self.posts_per_user,
             connections: self.connections,
             warmup: seconds("warmup", pick(self.warmup, 2.0, 0.5))?,
             duration,
@@ -252,6 +274,16 @@ impl Options {
             },
             drop_database: !self.keep_database,
         })
+    }
+}
+
+impl Plan {
+    /// What the bench database holds once seeded.
+    pub fn seeded(&self) -> Seeded {
+        Seeded {
+            users: self.rows,
+            posts_per_user: self.posts_per_user,
+        }
     }
 }
 

@@ -14,7 +14,8 @@
 //!   [`cli::database_url`] is the one place that decides the database's URL.
 //! * [`workload`]: the kinds of traffic, half of every result's key.
 //! * [`machine`]: what machine this is, for the report's header.
-//! * [`seed`]: the bench database, recreated and filled with `generate_series`.
+//! * [`seed`]: the bench database, recreated and filled with users and their posts by
+//!   `generate_series`.
 //! * [`pgbench`]: the database's own ceilings for the `get` query.
 //! * [`tiers`]: building, starting and stopping a tier; its CPU time and peak RSS.
 //! * [`rounds`]: the timed rounds, one tier alive at a time, and where the CPU went.

@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use hdrhistogram::Histogram;
 
+use crate::seed::Seeded;
 use crate::workload::Workload;
 
 mod client;
@@ -50,7 +51,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn run(
     addr: SocketAddr,
     workload: Workload,
-    rows: u64,
+    seeded: Seeded,
     connections: usize,
     window: Window,
 ) -> anyhow::Result<LoadResult> {
@@ -62,7 +63,7 @@ pub async fn run(
         // Distinct, reproducible streams of ids per connection.
         let seed = 0x5EED_0000 ^ (conn as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         tasks.spawn(connection_loop(
-            addr, workload, rows, tag, conn, seed, window, histogram,
+            addr, workload, seeded, tag, conn, seed, window, histogram,
         ));
     }
     let mut total = LoadResult::empty(&window, new_histogram()?);
@@ -78,7 +79,7 @@ pub async fn run(
 async fn connection_loop(
     addr: SocketAddr,
     workload: Workload,
-    rows: u64,
+    seeded: Seeded,
     tag: Arc<str>,
     conn: usize,
     seed: u64,
@@ -102,7 +103,7 @@ async fn connection_loop(
             },
         };
         seq += 1;
-        let spec = request_for(workload, &mut rng, rows, &tag, conn, seq);
+        let spec = request_for(workload, &mut rng, seeded, &tag, conn, seq);
         let started = Instant::now();
         let outcome = tokio::time::timeout(REQUEST_TIMEOUT, send(connection, addr, &spec)).await;
         let done = Instant::now();
@@ -144,7 +145,7 @@ async fn connection_loop(
 pub async fn run_sequential(
     addr: SocketAddr,
     workload: Workload,
-    rows: u64,
+    seeded: Seeded,
     count: usize,
 ) -> anyhow::Result<usize> {
     let tag = unique_tag();
@@ -152,7 +153,7 @@ pub async fn run_sequential(
     let mut sender = connect(addr).await?;
     let mut failed = 0;
     for seq in 0..count as u64 {
-        let spec = request_for(workload, &mut rng, rows, &tag, 0, seq);
+        let spec = request_for(workload, &mut rng, seeded, &tag, 0, seq);
         let outcome = tokio::time::timeout(REQUEST_TIMEOUT, send(&mut sender, addr, &spec)).await;
         match outcome {
             Ok(Ok(status)) if status == spec.expected => {}
@@ -202,8 +203,12 @@ mod tests {
             }
         });
         assert_eq!(status_of(addr, "/health").await.unwrap(), 200);
+        let seeded = Seeded {
+            users: 100,
+            posts_per_user: 10,
+        };
         let window = Window::after(Duration::from_millis(50), Duration::from_millis(200));
-        let result = run(addr, Workload::Get, 100, 2, window).await.unwrap();
+        let result = run(addr, Workload::Get, seeded, 2, window).await.unwrap();
         assert!(result.requests > 10, "{result:?}");
         assert!(
             result.errors > 0 && result.errors < result.requests,
@@ -211,7 +216,9 @@ mod tests {
         );
         assert_eq!(result.latency_us.len(), result.requests);
         assert!(result.error_samples[0].contains("answered 404"));
-        let failed = run_sequential(addr, Workload::Get, 100, 20).await.unwrap();
+        let failed = run_sequential(addr, Workload::Get, seeded, 20)
+            .await
+            .unwrap();
         assert_eq!(failed, 2);
     }
 }

@@ -6,6 +6,7 @@
 //! * `report/figures.rs`: per-run figures, medians over rounds, the cells and their key;
 //! * `report/assemble.rs`: the report as a function of the measured results;
 //! * `report/targets.rs`: the course's targets, checked against the results;
+//! * `report/posts.rs`: posts with their authors against users, and why the gap;
 //! * `report/markdown.rs`: the Markdown, section by section;
 //! * `report/format.rs`: the table writer and number formats the Markdown uses;
 //! * `report/files.rs`: writing `report.md`, `report.json` and `report.svg`.
@@ -25,12 +26,14 @@ mod files;
 pub(crate) mod fixtures;
 mod format;
 mod markdown;
+mod posts;
 mod targets;
 
 pub use assemble::{Header, Measurements};
 pub use figures::{Cell, CellKey, RunFigures, Summary, median};
 pub use files::write_files;
 pub use format::thousands;
+pub use posts::{PageCost, PostsGap};
 pub use targets::Target;
 
 /// Facts about a tier that do not depend on the workload.
@@ -53,6 +56,8 @@ pub struct TierFacts {
 pub struct Settings {
     /// Seeded users.
     pub rows: u64,
+    /// Seeded posts per user.
+    pub posts_per_user: u64,
     /// HTTP connections and pgbench clients.
     pub connections: usize,
     /// Warm-up seconds per run.

@@ -76,7 +76,7 @@ pub async fn run_rounds(
                     .or_default()
                     .push(figures);
                 if workload.writes() {
-                    seed::tidy(db, plan.rows).await?;
+                    seed::tidy(db, plan.seeded()).await?;
                 }
             }
             tier.stop().await?;
@@ -134,7 +134,13 @@ async fn measure(
         }
     };
     let (load, cpu) = tokio::join!(
-        loadgen::run(tier.addr(), workload, plan.rows, plan.connections, window),
+        loadgen::run(
+            tier.addr(),
+            workload,
+            plan.seeded(),
+            plan.connections,
+            window
+        ),
         sampler
     );
     let load = load?;

@@ -4,7 +4,7 @@
 //! when installed. What happens, in order:
 //!
 //! 1. `cargo build --release` of the tiers (a no-op when they are up to date);
-//! 2. the bench database is recreated and seeded with N users;
+//! 2. the bench database is recreated and seeded with N users and their posts;
 //! 3. pgbench measures the database's own ceilings for the get query
 //!    ([`pgbench::ceilings`]);
 //! 4. rounds: in each round every tier in turn is started as a child process, driven
@@ -40,8 +40,9 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
     let mut notes = Vec::new();
     let mut ok = true;
     eprintln!(
-        "bench: {} rows, {} connections, {:?} warm-up + {:?} per run, {} round(s), workloads {:?}",
+        "bench: {} users ({} posts each), {} connections, {:?} warm-up + {:?} per run, {} round(s), workloads {:?}",
         plan.rows,
+        plan.posts_per_user,
         plan.connections,
         plan.warmup,
         plan.duration,
@@ -68,11 +69,12 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
     let seeding = Instant::now();
     seed::recreate_database(&admin, &plan.bench_db).await?;
     let db = seed::connect(&plan.bench_db).await?;
-    seed::seed(&db, plan.rows).await?;
+    seed::seed(&db, plan.seeded()).await?;
     eprintln!(
-        "bench: seeded {} with {} users in {:.1} s",
+        "bench: seeded {} with {} users and {} posts in {:.1} s",
         plan.bench_db,
         plan.rows,
+        plan.seeded().posts(),
         seeding.elapsed().as_secs_f64()
     );
     std::fs::create_dir_all(&plan.out)

@@ -1,19 +1,41 @@
-//! The bench database: dropped, recreated, and filled with N users at every run.
+//! The bench database: dropped, recreated, and filled with N users and their posts at
+//! every run.
 //!
 //! A dedicated database (`users_bench` by default) means a run never touches the
 //! course's data, and every run starts from the same state. The rows are made by the
 //! server itself with `INSERT ... SELECT ... FROM generate_series(1, N)`: one
-//! statement, no data crosses the network, a million rows in seconds. (COPY would
-//! be the tool for data that comes from outside.)
+//! statement per table, no data crosses the network, a million rows in seconds. (COPY
+//! would be the tool for data that comes from outside.)
 //!
 //! The ids of a fresh identity column are exactly 1..=N, which is what lets the load
-//! generator pick a random existing id without asking the database.
+//! generator pick a random existing id without asking the database ([`Seeded`] is all
+//! it needs to know). Posts are dealt out to the users in turn, like cards: post `g`
+//! belongs to user `(g - 1) % users + 1`, so consecutive posts have different authors,
+//! as on a site where many people write, and a page of 50 posts embeds 50 different
+//! authors: the honest case for a join, and the worst one for an N+1 loop.
 
 use anyhow::Context as _;
 use secrecy::ExposeSecret;
 use tokio_postgres::{Client, NoTls};
-use users_api::schema::SCHEMA_SQL;
+use users_api::schema::MIGRATIONS;
 use users_api::{DatabaseConfig, quote_identifier};
+
+/// What the bench database holds once seeded: users with ids `1..=users`, and
+/// `posts_per_user` posts each, with ids `1..=posts()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seeded {
+    /// Users, ids 1..=users.
+    pub users: u64,
+    /// Posts per user.
+    pub posts_per_user: u64,
+}
+
+impl Seeded {
+    /// Posts in all, ids 1..=posts.
+    pub fn posts(self) -> u64 {
+        self.users.saturating_mul(self.posts_per_user)
+    }
+}
 
 /// Connects with `tokio-postgres` and drives the connection on a task of its own.
 pub async fn connect(db: &DatabaseConfig) -> anyhow::Result<Client> {
@@ -63,44 +85,67 @@ pub async fn drop_database(admin: &Client, db: &DatabaseConfig) -> anyhow::Resul
         .with_context(|| format!("dropping {name}"))
 }
 
-/// Applies the schema of `migrations/` and inserts `rows` users with ids 1..=rows,
-/// then VACUUM ANALYZE so the planner knows the table's size from the first query.
-pub async fn seed(client: &Client, rows: u64) -> anyhow::Result<()> {
-    client
-        .batch_execute(&format!("BEGIN; {SCHEMA_SQL}; COMMIT;"))
-        .await
-        .context("applying the schema")?;
-    let rows = i64::try_from(rows).context("too many rows")?;
+/// Applies every file of `migrations/` in order (each in a transaction, as tier-raw
+/// does at start-up), inserts `seeded.users` users and `seeded.posts()` posts, then
+/// VACUUM ANALYZE so the planner knows the tables' sizes from the first query.
+pub async fn seed(client: &Client, seeded: Seeded) -> anyhow::Result<()> {
+    for migration in MIGRATIONS {
+        client
+            .batch_execute(&format!("BEGIN; {}; COMMIT;", migration.sql))
+            .await
+            .with_context(|| format!("applying {}", migration.name))?;
+    }
+    let users = i64::try_from(seeded.users).context("too many users")?;
+    let posts = i64::try_from(seeded.posts()).context("too many posts")?;
     client
         .execute(
             "INSERT INTO users (name, email) \
              SELECT 'User ' || g, 'user' || g || '@example.com' \
              FROM generate_series(1, $1::bigint) AS g",
-            &[&rows],
+            &[&users],
         )
         .await
         .context("inserting the users")?;
+    // One series over all posts, authors dealt out in turn (see the module docs). The
+    // body is about 200 characters, a short post; the title names the post and author.
     client
-        .batch_execute("VACUUM ANALYZE users")
+        .execute(
+            "INSERT INTO posts (user_id, title, body) \
+             SELECT (g - 1) % $1::bigint + 1, \
+                    'Post ' || g || ' by user ' || ((g - 1) % $1::bigint + 1), \
+                    'Notes ' || g || E':\\n' || repeat('lorem ipsum dolor sit amet ', 7) \
+             FROM generate_series(1, $2::bigint) AS g",
+            &[&users, &posts],
+        )
         .await
-        .context("VACUUM ANALYZE users")?;
+        .context("inserting the posts")?;
+    client
+        .batch_execute("VACUUM ANALYZE users, posts")
+        .await
+        .context("VACUUM ANALYZE users, posts")?;
     Ok(())
 }
 
-/// Puts the table back to its seeded size after a workload that creates users, so
-/// every run of every tier reads the same table. Updated names are left as they are:
-/// they change no size.
-pub async fn tidy(client: &Client, rows: u64) -> anyhow::Result<()> {
-    let rows = i64::try_from(rows).context("too many rows")?;
+/// Puts the tables back to their seeded size after a workload that writes, so every
+/// run of every tier reads the same tables. Deleting the created users deletes their
+/// posts too (the foreign key cascades). Updated names are left as they are: they
+/// change no size.
+pub async fn tidy(client: &Client, seeded: Seeded) -> anyhow::Result<()> {
+    let users = i64::try_from(seeded.users).context("too many users")?;
+    let posts = i64::try_from(seeded.posts()).context("too many posts")?;
     client
-        .execute("DELETE FROM users WHERE id > $1", &[&rows])
+        .execute("DELETE FROM users WHERE id > $1", &[&users])
         .await
         .context("deleting the created users")?;
+    client
+        .execute("DELETE FROM posts WHERE id > $1", &[&posts])
+        .await
+        .context("deleting the created posts")?;
     // Reclaims the dead rows the writes left, so the next run does not pay for them.
     client
-        .batch_execute("VACUUM users")
+        .batch_execute("VACUUM users, posts")
         .await
-        .context("VACUUM users")?;
+        .context("VACUUM users, posts")?;
     Ok(())
 }
 

@@ -80,13 +80,14 @@ async fn count_round_trips(
     let mut out = Vec::new();
     for workload in &plan.workloads {
         for part in workload.parts() {
-            loadgen::run_sequential(tier.addr(), part, plan.rows, warmup).await?;
+            loadgen::run_sequential(tier.addr(), part, plan.seeded(), warmup).await?;
         }
         // Lets work a tier does after answering (sqlx's ping on release) land
         // before the snapshot rather than after it.
         tokio::time::sleep(settle).await;
         let before = proxy.snapshot();
-        let failed = loadgen::run_sequential(tier.addr(), *workload, plan.rows, requests).await?;
+        let failed =
+            loadgen::run_sequential(tier.addr(), *workload, plan.seeded(), requests).await?;
         tokio::time::sleep(settle).await;
         let counts = proxy.snapshot().since(&before);
         anyhow::ensure!(
@@ -120,7 +121,7 @@ async fn count_round_trips(
             },
         ));
         if workload.writes() {
-            seed::tidy(db, plan.rows).await?;
+            seed::tidy(db, plan.seeded()).await?;
         }
     }
     tier.stop().await?;
@@ -144,7 +145,13 @@ async fn count_under_load(
         proxy.snapshot().since(&before)
     };
     let (load, counts) = tokio::join!(
-        loadgen::run(tier.addr(), workload, plan.rows, plan.connections, window),
+        loadgen::run(
+            tier.addr(),
+            workload,
+            plan.seeded(),
+            plan.connections,
+            window
+        ),
         sampler
     );
     let load = load?;

@@ -28,6 +28,12 @@ pub enum Workload {
     /// `GET /users?limit=50&after_id=ROWS-50` (the last full page): keyset pagination
     /// should make it cost what the first page costs, even at a million rows.
     ListLast,
+    /// `GET /posts?limit=50&after_id=A`, a random `A` (always a full page), each post
+    /// with its author embedded: `list` with a join, to compare with `list`.
+    Posts,
+    /// `GET /users/{id}/posts?limit=50`, a random existing user: one user's posts
+    /// (all of them, `--posts-per-user`, when that is under 50).
+    UserPosts,
 }
 
 impl Workload {
@@ -41,6 +47,8 @@ impl Workload {
             Self::Mixed => "mixed",
             Self::ListFirst => "list-first",
             Self::ListLast => "list-last",
+            Self::Posts => "posts",
+            Self::UserPosts => "user-posts",
         }
     }
 

@@ -15,7 +15,17 @@ fn defaults_are_the_full_run() {
     assert_eq!(plan.rows, 10_000);
     assert_eq!(plan.connections, 64);
     assert_eq!(plan.rounds, 3);
-    assert_eq!(plan.workloads.len(), 5);
+    // The five of the users, then the two of the posts.
+    assert_eq!(plan.workloads.len(), 7);
+    assert_eq!(plan.workloads[5..], [Workload::Posts, Workload::UserPosts]);
+    assert_eq!(
+        plan.seeded(),
+        crate::seed::Seeded {
+            users: 10_000,
+            posts_per_user: 10
+        }
+    );
+    assert_eq!(plan.seeded().posts(), 100_000);
     assert_eq!(plan.tiers.len(), 4);
     assert_eq!(plan.tiers[3].label, "tier-raw (pipelined)");
     assert_eq!(format!("{:<10}|", plan.tiers[0].label), "tier-raw  |");
@@ -106,6 +116,11 @@ fn bad_values_are_refused() {
     assert!(plan(&["--workloads", "delete"]).is_err());
     assert!(plan(&["--env", "=x"]).is_err());
     assert!(plan(&["--bench-database", "postgres"]).is_err());
+    assert!(plan(&["--posts-per-user", "1001"]).is_err());
+    assert!(plan(&["--posts-per-user", "-1"]).is_err());
+    // No posts is fine, unless a workload reads them.
+    assert!(plan(&["--posts-per-user", "0", "--workloads", "get"]).is_ok());
+    assert!(plan(&["--posts-per-user", "0", "--workloads", "get,user-posts"]).is_err());
     let plan = plan(&["--env", "DB_POOL_SIZE=32"]).unwrap();
     assert_eq!(plan.env, [("DB_POOL_SIZE".to_owned(), "32".to_owned())]);
 }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use hyper::Method;
 
+use crate::seed::Seeded;
 use crate::workload::Workload;
 
 /// Page size of the list workloads.
@@ -53,16 +54,18 @@ pub struct RequestSpec {
     pub expected: u16,
 }
 
-/// What a workload sends next. `rows` are the seeded users (ids 1..=rows exist);
-/// `tag`, `conn` and `seq` make every created email unique across the whole run.
+/// What a workload sends next. `seeded` says which ids exist (users 1..=users, posts
+/// 1..=posts); `tag`, `conn` and `seq` make every created email unique across the
+/// whole run.
 pub fn request_for(
     workload: Workload,
     rng: &mut Rng,
-    rows: u64,
+    seeded: Seeded,
     tag: &str,
     conn: usize,
     seq: u64,
 ) -> RequestSpec {
+    let rows = seeded.users;
     let get = |rng: &mut Rng| RequestSpec {
         method: Method::GET,
         path: format!("/users/{}", rng.range(1, rows)),
@@ -103,6 +106,22 @@ pub fn request_for(
                 get(rng)
             }
         }
+        // Like `list`: a random start that still leaves a full page of posts.
+        Workload::Posts => RequestSpec {
+            method: Method::GET,
+            path: format!(
+                "/posts?limit={PAGE}&after_id={}",
+                rng.range(0, seeded.posts().saturating_sub(PAGE))
+            ),
+            body: None,
+            expected: 200,
+        },
+        Workload::UserPosts => RequestSpec {
+            method: Method::GET,
+            path: format!("/users/{}/posts?limit={PAGE}", rng.range(1, rows)),
+            body: None,
+            expected: 200,
+        },
     }
 }
 
@@ -133,15 +152,21 @@ mod tests {
         }
     }
 
+    /// 1,000 users with 10 posts each.
+    const SEEDED: Seeded = Seeded {
+        users: 1000,
+        posts_per_user: 10,
+    };
+
     #[test]
     fn workloads_build_the_requests_of_the_contract() {
         let mut rng = Rng::new(7);
-        let get = request_for(Workload::Get, &mut rng, 1000, "t", 3, 9);
+        let get = request_for(Workload::Get, &mut rng, SEEDED, "t", 3, 9);
         assert_eq!(get.method, Method::GET);
         assert!(get.path.starts_with("/users/"));
         assert_eq!(get.expected, 200);
 
-        let create = request_for(Workload::Create, &mut rng, 1000, "t", 3, 9);
+        let create = request_for(Workload::Create, &mut rng, SEEDED, "t", 3, 9);
         assert_eq!(create.method, Method::POST);
         assert_eq!(create.expected, 201);
         let body: serde_json::Value =
@@ -149,21 +174,59 @@ mod tests {
         assert_eq!(body["email"], "bt.3.9@bench.example");
         assert!(users_api::validate::user_create(&body).is_ok());
 
-        let update = request_for(Workload::Update, &mut rng, 1000, "t", 3, 9);
+        let update = request_for(Workload::Update, &mut rng, SEEDED, "t", 3, 9);
         assert_eq!(update.method, Method::PATCH);
         let body: serde_json::Value =
             serde_json::from_str(update.body.as_deref().unwrap()).unwrap();
         assert!(users_api::validate::user_update(&body).is_ok());
 
-        let last = request_for(Workload::ListLast, &mut rng, 1000, "t", 0, 0);
+        let last = request_for(Workload::ListLast, &mut rng, SEEDED, "t", 0, 0);
         assert_eq!(last.path, "/users?limit=50&after_id=950");
-        let first = request_for(Workload::ListFirst, &mut rng, 1000, "t", 0, 0);
+        let first = request_for(Workload::ListFirst, &mut rng, SEEDED, "t", 0, 0);
         assert_eq!(first.path, "/users?limit=50&after_id=0");
         for _ in 0..1000 {
-            let list = request_for(Workload::List, &mut rng, 1000, "t", 0, 0);
+            let list = request_for(Workload::List, &mut rng, SEEDED, "t", 0, 0);
             let after: u64 = list.path.rsplit('=').next().unwrap().parse().unwrap();
             assert!(after <= 950, "{after}");
         }
+    }
+
+    /// `posts` pages through every seeded post, always a full page; `user-posts`
+    /// asks for the posts of a user that exists, and reaches every user.
+    #[test]
+    fn the_posts_workloads_ask_for_posts_and_users_that_exist() {
+        let mut rng = Rng::new(11);
+        let mut highest_after = 0;
+        for _ in 0..10_000 {
+            let posts = request_for(Workload::Posts, &mut rng, SEEDED, "t", 0, 0);
+            assert_eq!(posts.method, Method::GET);
+            assert_eq!(posts.expected, 200);
+            let after: u64 = posts
+                .path
+                .strip_prefix("/posts?limit=50&after_id=")
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(after <= 10_000 - 50, "{after}");
+            highest_after = highest_after.max(after);
+        }
+        assert!(highest_after > 9_000, "{highest_after}");
+
+        let mut users = std::collections::BTreeSet::new();
+        for _ in 0..20_000 {
+            let spec = request_for(Workload::UserPosts, &mut rng, SEEDED, "t", 0, 0);
+            assert_eq!((spec.method.clone(), spec.expected), (Method::GET, 200));
+            let id: u64 = spec
+                .path
+                .strip_prefix("/users/")
+                .and_then(|rest| rest.strip_suffix("/posts?limit=50"))
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=1000).contains(&id), "{id}");
+            users.insert(id);
+        }
+        assert_eq!(users.len(), 1000);
     }
 
     #[test]
@@ -171,7 +234,7 @@ mod tests {
         let mut rng = Rng::new(42);
         let creates = (0..10_000)
             .filter(|seq| {
-                request_for(Workload::Mixed, &mut rng, 100, "t", 0, *seq).method == Method::POST
+                request_for(Workload::Mixed, &mut rng, SEEDED, "t", 0, *seq).method == Method::POST
             })
             .count();
         assert!((800..1200).contains(&creates), "{creates}");

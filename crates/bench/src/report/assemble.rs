@@ -62,6 +62,7 @@ impl Settings {
     pub fn of(plan: &Plan, tiers: &[TierFacts]) -> Self {
         Self {
             rows: plan.rows,
+            posts_per_user: plan.posts_per_user,
             connections: plan.connections,
             warmup_s: plan.warmup.as_secs_f64(),
             duration_s: plan.duration.as_secs_f64(),

@@ -79,6 +79,7 @@ pub(crate) fn report() -> Report {
         },
         settings: Settings {
             rows: 10_000,
+            posts_per_user: 10,
             connections: 64,
             warmup_s: 2.0,
             duration_s: 8.0,

@@ -2,7 +2,8 @@
 //!
 //! One method per section, in the order they appear: the header (machine, load,
 //! settings), the results, where the CPU goes, pgbench's ceilings, the tiers, what a
-//! request costs on the wire, the course's targets, and the notes. A section with
+//! request costs on the wire, posts against users (`report/posts.rs`), the course's
+//! targets, and the notes. A section with
 //! nothing to show (no CPU figures, no round trips, no notes) is left out. Every table
 //! goes through the one writer in `report/format.rs`; a snapshot test below pins the
 //! whole output, so a change of layout is always a deliberate one.
@@ -24,6 +25,7 @@ impl Report {
         self.ceilings_section(&mut md);
         self.tiers_section(&mut md);
         self.wire_section(&mut md);
+        self.posts_section(&mut md);
         self.targets_section(&mut md);
         self.notes_section(&mut md);
         md
@@ -56,9 +58,10 @@ impl Report {
         let _ = writeln!(md, "- database: {}", m.postgres);
         let _ = writeln!(
             md,
-            "- load: {} rows, {} keep-alive HTTP/1.1 connections (closed loop), {} s warm-up + \
-             {} s measured per run, {} round{} of every tier in turn{}",
+            "- load: {} users with {} posts each, {} keep-alive HTTP/1.1 connections (closed \
+             loop), {} s warm-up + {} s measured per run, {} round{} of every tier in turn{}",
             thousands(s.rows as f64),
+            s.posts_per_user,
             s.connections,
             s.warmup_s,
             s.duration_s,

@@ -1,5 +1,6 @@
 //! The course's targets, checked against a run: throughput ratios to pgbench and to
-//! tier-raw, peak memory, and keyset pagination's last page against its first.
+//! tier-raw, peak memory, keyset pagination's last page against its first, and posts
+//! with their authors against users (`report/posts.rs` explains that gap).
 //!
 //! A target is only met or missed on the figures this run measured; when a figure is
 //! missing (a workload not run, pgbench not installed) the target says "not measured"
@@ -12,6 +13,7 @@ use serde::Serialize;
 
 use super::Report;
 use super::format::thousands;
+use super::posts::POSTS_TO_LIST_GOAL;
 use crate::workload::Workload;
 
 /// One of the course's targets, checked against this run.
@@ -112,7 +114,8 @@ impl Report {
             };
             let value = ratio(p50(Workload::ListLast), p50(Workload::ListFirst));
             let note = if value.is_none() {
-                "run with --rows 1000000 --workloads list-first,list-last".to_owned()
+                "run with --rows 1000000 --workloads list-first,list-last --posts-per-user 0"
+                    .to_owned()
             } else if self.settings.rows < 1_000_000 {
                 format!(
                     "the target is set for 1,000,000 rows; this run: {}",
@@ -127,6 +130,21 @@ impl Report {
                 value,
                 met: value.map(|v| v <= 1.5),
                 note,
+            });
+        }
+        let gaps = self.posts_gaps();
+        for tier in &self.tiers {
+            let value = gaps.iter().find(|g| g.tier == tier.label).map(|g| g.ratio);
+            targets.push(Target {
+                name: format!("{}: posts / list req/s", tier.label),
+                goal: ">= 0.33 (a third)".into(),
+                value,
+                met: value.map(|v| v >= POSTS_TO_LIST_GOAL),
+                note: if value.is_none() {
+                    "needs the list and posts workloads".into()
+                } else {
+                    String::new()
+                },
             });
         }
         self.targets = targets;
