@@ -7,7 +7,8 @@
 //!
 //! * this file: start-up. [`connect`] creates the database if it is missing, builds the
 //!   pool, and applies the schema of `migrations/`.
-//! * [`store`]: the six operations of the API as SQL, and the mapping of driver errors.
+//! * [`store`]: the operations of the API (users, then their posts) as SQL, and the
+//!   mapping of driver errors.
 //! * `main.rs`: the binary, one call to `users_api::run_tier`.
 //! * `.sqlx/` (next to `Cargo.toml`): what the macros learned from the database, one
 //!   JSON file per query, committed so that the build needs no database

@@ -1,19 +1,28 @@
 //! The store of tier II: hand-written SQL, checked at compile time by `sqlx`'s macros.
 //!
-//! Each operation runs one `query_as!` or `query!` on the pool. At compile time the
+//! Each operation runs one `query_as!` or `query!` on the pool (listing a user's posts
+//! may run a second, only when its page comes back empty). At compile time the
 //! macro sends the SQL to PostgreSQL to have it described (or reads that description
 //! from `.sqlx/` when `SQLX_OFFLINE=true`), checks the parameters' types and the
 //! columns' names, types and nullability, and writes the row mapping. At run time the
 //! pool lends a connection, which prepares the statement once and caches it (sqlx
 //! keeps 100 per connection), so later calls skip the parse round trip. A typo in the
-//! SQL or a column that does not fit `UserRead` is a compile error here, not a failed
-//! request: that is what this tier buys over the raw driver.
+//! SQL or a column that does not fit `UserRead` or `PostRead` is a compile error here,
+//! not a failed request: that is what this tier buys over the raw driver.
+//!
+//! Posts come with their author through a join written in the SQL, so a page costs
+//! one statement however long it is (no N+1); `PostAuthorRow` is the flat row that
+//! `query_as!` fills from that join.
 
 use sqlx::PgPool;
+use sqlx::types::chrono::{DateTime, Utc};
 use users_api::sqlstate;
-use users_api::{Page, StoreError, StoreResult, UserCreate, UserRead, UserStore, UserUpdate};
+use users_api::{
+    Page, PostCreate, PostRead, PostWithAuthor, StoreError, StoreResult, UserCreate, UserRead,
+    UserStore, UserUpdate,
+};
 
-/// The users table, through a `sqlx` pool of PostgreSQL connections.
+/// The users and posts tables, through a `sqlx` pool of PostgreSQL connections.
 #[derive(Clone)]
 pub struct SqlxStore {
     pool: PgPool,
@@ -100,6 +109,119 @@ impl UserStore for SqlxStore {
     }
     // ANCHOR_END: delete
 
+    // ANCHOR: create_post
+    async fn create_post(&self, user_id: i64, post: &PostCreate) -> StoreResult<Option<PostRead>> {
+        // No "does the user exist?" read first: between that read and this insert the
+        // user could be deleted. The foreign key checks the author inside the insert, and
+        // a missing one comes back as SQLSTATE 23503 on `posts_user_id_fkey`: a 404, not
+        // an error. `query_as!` knows `RETURNING`'s columns as well as a `SELECT`'s.
+        let inserted = sqlx::query_as!(
+            PostRead,
+            "INSERT INTO posts (user_id, title, body) VALUES ($1, $2, $3) \
+             RETURNING id, user_id, title, body, created_at",
+            user_id,
+            post.title(),
+            post.body(),
+        )
+        .fetch_one(&self.pool)
+        .await;
+        match inserted {
+            Ok(post) => Ok(Some(post)),
+            Err(err) if is_missing_author(&err) => Ok(None),
+            Err(err) => Err(db_error(err)),
+        }
+    }
+    // ANCHOR_END: create_post
+
+    // ANCHOR: list_user_posts
+    async fn list_user_posts(
+        &self,
+        user_id: i64,
+        page: Page,
+    ) -> StoreResult<Option<Vec<PostRead>>> {
+        // The page is a range scan of the index `posts_user_id_id_idx (user_id, id)`.
+        let posts = sqlx::query_as!(
+            PostRead,
+            "SELECT id, user_id, title, body, created_at FROM posts \
+             WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+            user_id,
+            page.after_id,
+            page.limit,
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if !posts.is_empty() {
+            // A post of this user exists, so the user does: one statement is enough.
+            return Ok(Some(posts));
+        }
+        // An empty page means "no posts here" or "no such user" (404): a second
+        // statement tells them apart. `query_scalar!` of the `NOT NULL` primary key gives
+        // an `i64`, and `fetch_optional` an `Option` of it: no row, no user. (`SELECT
+        // EXISTS (...)` would read as well, but sqlx cannot know that an expression is
+        // never NULL and would hand us an `Option<bool>`.)
+        let author = sqlx::query_scalar!("SELECT id FROM users WHERE id = $1", user_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(author.map(|_| posts))
+    }
+    // ANCHOR_END: list_user_posts
+
+    // ANCHOR: list_posts
+    async fn list_posts(&self, page: Page) -> StoreResult<Vec<PostWithAuthor>> {
+        // Every post with its author, in ONE statement: the join brings each author along
+        // with its post. Reading the page, then each post's author, would be the N+1
+        // problem: 501 round trips for a page of 500. The author's columns are renamed
+        // `author_*` so that the flat row has one field per column (see `PostAuthorRow`);
+        // the author's id is the post's `user_id`, so it is not read twice.
+        let rows = sqlx::query_as!(
+            PostAuthorRow,
+            "SELECT p.id, p.user_id, p.title, p.body, p.created_at, \
+                    u.name AS author_name, u.email AS author_email, \
+                    u.created_at AS author_created_at \
+             FROM posts p JOIN users u ON u.id = p.user_id \
+             WHERE p.id > $1 ORDER BY p.id LIMIT $2",
+            page.after_id,
+            page.limit,
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(rows.into_iter().map(PostWithAuthor::from).collect())
+    }
+    // ANCHOR_END: list_posts
+
+    // ANCHOR: get_post
+    async fn get_post(&self, id: i64) -> StoreResult<Option<PostWithAuthor>> {
+        // The same join as `list_posts`, for one post. (The macros take only a string
+        // literal, checked as a whole, so the two queries cannot share a `const`.)
+        let row = sqlx::query_as!(
+            PostAuthorRow,
+            "SELECT p.id, p.user_id, p.title, p.body, p.created_at, \
+                    u.name AS author_name, u.email AS author_email, \
+                    u.created_at AS author_created_at \
+             FROM posts p JOIN users u ON u.id = p.user_id \
+             WHERE p.id = $1",
+            id,
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(row.map(PostWithAuthor::from))
+    }
+    // ANCHOR_END: get_post
+
+    // ANCHOR: delete_post
+    async fn delete_post(&self, id: i64) -> StoreResult<bool> {
+        let deleted = sqlx::query!("DELETE FROM posts WHERE id = $1", id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(deleted.rows_affected() > 0)
+    }
+    // ANCHOR_END: delete_post
+
     // ANCHOR: ping
     async fn ping(&self) -> StoreResult<()> {
         // `query_scalar!`: one column, no record type to name (`query!` would need the
@@ -129,6 +251,45 @@ impl UserStore for SqlxStore {
 // nullable column for a field that is not an `Option` fails the build here, where
 // tier-raw's `try_get` fails the request. (`id`, `name`, `email` and `created_at` are
 // `NOT NULL` in the schema, and sqlx reads that, even through `RETURNING`.)
+//
+// A post with its author is two structs, and `query_as!` fills one struct from one row
+// of columns: it maps by name and knows no nesting. So the join fills a flat row struct,
+// one field per column, and a plain `From` builds the nested `PostWithAuthor` from it.
+// The macro still checks every column: the join is inner and every column is `NOT NULL`
+// in its table, so sqlx infers each field as non-null, with no `as "col!"` override.
+
+/// One row of the posts-with-authors join, exactly as `query_as!` fills it.
+struct PostAuthorRow {
+    id: i64,
+    user_id: i64,
+    title: String,
+    body: String,
+    created_at: DateTime<Utc>,
+    author_name: String,
+    author_email: String,
+    author_created_at: DateTime<Utc>,
+}
+
+impl From<PostAuthorRow> for PostWithAuthor {
+    fn from(row: PostAuthorRow) -> Self {
+        Self {
+            author: UserRead {
+                // The join's condition: the author is the user of `user_id`.
+                id: row.user_id,
+                name: row.author_name,
+                email: row.author_email,
+                created_at: row.author_created_at,
+            },
+            post: PostRead {
+                id: row.id,
+                user_id: row.user_id,
+                title: row.title,
+                body: row.body,
+                created_at: row.created_at,
+            },
+        }
+    }
+}
 // ANCHOR_END: row_mapping
 
 // ANCHOR: errors
@@ -162,6 +323,18 @@ fn db_error(err: sqlx::Error) -> StoreError {
         | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => StoreError::unavailable(err),
         _ => StoreError::internal(err),
+    }
+}
+
+/// Whether the insert of a post failed because its author does not exist: the foreign
+/// key `posts_user_id_fkey` refused it (SQLSTATE 23503). `create_post` answers `None`
+/// then, as `get` does for a missing user; any other error goes through [`db_error`].
+fn is_missing_author(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| sqlstate::is_missing_author(&code, db.constraint())),
+        _ => false,
     }
 }
 // ANCHOR_END: errors
