@@ -1,14 +1,17 @@
 //! # tier-orm: the `/users` API on SeaORM
 //!
 //! Tier III of the course (Python's analog: the SQLAlchemy 2.0 async ORM). We write no
-//! SQL for the six operations: an entity describes the table, and SeaORM builds each
-//! statement from method calls (`find`, `filter`, `insert`, `update`). Underneath,
-//! SeaORM runs on `sqlx`, whose pool lends each request a connection.
+//! SQL for the operations: an entity describes each table and how the tables relate,
+//! and SeaORM builds each statement from method calls (`find`, `filter`, `insert`,
+//! `find_both_related`). Underneath, SeaORM runs on `sqlx`, whose pool lends each
+//! request a connection.
 //!
 //! * this file: start-up. [`connect`] creates the database if it is missing, builds the
-//!   pool, and applies the schema of `migrations/`.
-//! * [`store`]: the six operations of the API as ORM calls, and the mapping of errors.
-//! * [`entity`]: the `users` table as a SeaORM entity, in `sea-orm-cli`'s format.
+//!   pool, and applies every file of `migrations/`, in order.
+//! * [`store`]: the operations of the API, on users and on their posts, as ORM calls,
+//!   and the mapping of errors.
+//! * [`entity`]: the `users` and `posts` tables as SeaORM entities, related to each
+//!   other, in `sea-orm-cli`'s format.
 //! * `main.rs`: the binary, one call to `users_api::run_tier`.
 //!
 //! Compare with `tier-raw` and `tier-sqlx`: the files are parallel, so
@@ -26,7 +29,7 @@ use sea_orm::{
 use secrecy::ExposeSecret;
 use users_api::config::{Config, DatabaseConfig, TierInfo, quote_identifier};
 use users_api::pool::{ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, PING_IF_IDLE_FOR, STATEMENT_TIMEOUT};
-use users_api::schema::SCHEMA_SQL;
+use users_api::schema::MIGRATIONS;
 
 pub use store::OrmStore;
 
@@ -39,7 +42,7 @@ pub const TIER: TierInfo = TierInfo {
 };
 
 // ANCHOR: connect
-/// Creates the database if missing, builds the pool, applies the schema.
+/// Creates the database if missing, builds the pool, applies every migration.
 pub async fn connect(config: &Config) -> anyhow::Result<OrmStore> {
     let options = driver_config(config)?;
     ensure_database(&config.database).await?;
@@ -51,17 +54,22 @@ pub async fn connect(config: &Config) -> anyhow::Result<OrmStore> {
         .context("connecting to the database")?;
 
     // ANCHOR: schema
-    // The analog of SQLAlchemy's `create_all`: run the schema in one transaction.
-    // `execute_unprepared` sends the text as it is (several statements in one simple
-    // query), the way `psql -f` would. SeaORM's migrator is a separate crate
-    // (`sea-orm-migration`) whose migrations are Rust code; `migrations/` stays the
-    // one plain-SQL source of the schema, so we run it as it is.
-    let transaction = db.begin().await.context("applying the schema")?;
-    transaction
-        .execute_unprepared(SCHEMA_SQL)
-        .await
-        .context("applying the schema")?;
-    transaction.commit().await.context("applying the schema")?;
+    // The analog of SQLAlchemy's `create_all`: run every file of `migrations/`, in
+    // order, each in its own transaction (a file either applies whole or not at all,
+    // and its advisory lock is released at its COMMIT). `execute_unprepared` sends the
+    // text as it is (several statements in one simple query), the way `psql -f` would.
+    // SeaORM's migrator is a separate crate (`sea-orm-migration`) whose migrations are
+    // Rust code; `migrations/` stays the one plain-SQL source of the schema, so we run
+    // it as it is. Every file is idempotent, so running them all at each start is safe.
+    for migration in MIGRATIONS {
+        let context = || format!("applying migrations/{}", migration.name);
+        let transaction = db.begin().await.with_context(context)?;
+        transaction
+            .execute_unprepared(migration.sql)
+            .await
+            .with_context(context)?;
+        transaction.commit().await.with_context(context)?;
+    }
     // ANCHOR_END: schema
 
     Ok(OrmStore::new(db))

@@ -1,22 +1,29 @@
-//! The store of tier III: no SQL, SeaORM builds it from the entity in `entity/user.rs`.
+//! The store of tier III: no SQL, SeaORM builds it from the entities in `entity/`.
 //!
-//! Each operation is a chain of method calls on the entity (`User::find()`,
+//! Each operation is a chain of method calls on an entity (`User::find()`,
 //! `.filter(...)`, `ActiveModel::insert`) that SeaORM turns into a statement with bound
 //! parameters and runs on its `sqlx` pool, so statements are prepared once per
 //! connection and cached, as in tier II. Rows come back as the entity's `Model`, which
-//! we map onto the API's `UserRead`. Column names and types are checked by the compiler
-//! against the entity, and the entity against the schema by a test: the query text
-//! itself is SeaORM's business, which is this tier's convenience and its cost.
+//! we map onto the API's `UserRead` and `PostRead`. Column names and types are checked
+//! by the compiler against the entity, and the entity against the schema by a test: the
+//! query text itself is SeaORM's business, which is this tier's convenience and its cost.
+//!
+//! Posts show the ORM's relations: a post's author comes with it through the relation
+//! declared in `entity/post.rs` (`find_both_related(User)`, one join), never through
+//! one more query per post (the N+1 problem an ORM makes easy to write by accident).
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, RuntimeErr, Set, SqlErr,
+    QueryFilter, QueryOrder, QuerySelect, RuntimeErr, SelectExt, Set, SqlErr,
 };
 use users_api::sqlstate;
-use users_api::{Page, StoreError, StoreResult, UserCreate, UserRead, UserStore, UserUpdate};
+use users_api::{
+    Page, PostCreate, PostRead, PostWithAuthor, StoreError, StoreResult, UserCreate, UserRead,
+    UserStore, UserUpdate,
+};
 
-use crate::entity::prelude::User;
-use crate::entity::user::{ActiveModel, Column, Model};
+use crate::entity::prelude::{Post, User};
+use crate::entity::{post, user};
 
 /// The users table, through SeaORM's connection (a `sqlx` pool underneath).
 #[derive(Clone)]
@@ -36,7 +43,7 @@ impl UserStore for OrmStore {
     async fn create(&self, user: &UserCreate) -> StoreResult<UserRead> {
         // `id` and `created_at` stay `NotSet`, so the INSERT leaves them to the
         // database, and on PostgreSQL SeaORM reads the stored row back with `RETURNING`.
-        let model = ActiveModel {
+        let model = user::ActiveModel {
             name: Set(user.name().to_owned()),
             email: Set(user.email().to_owned()),
             ..Default::default()
@@ -52,8 +59,8 @@ impl UserStore for OrmStore {
     async fn list(&self, page: Page) -> StoreResult<Vec<UserRead>> {
         let limit = u64::try_from(page.limit).map_err(StoreError::internal)?;
         let models = User::find()
-            .filter(Column::Id.gt(page.after_id))
-            .order_by_asc(Column::Id)
+            .filter(user::Column::Id.gt(page.after_id))
+            .order_by_asc(user::Column::Id)
             .limit(limit)
             .all(&self.db)
             .await
@@ -97,6 +104,9 @@ impl UserStore for OrmStore {
 
     // ANCHOR: delete
     async fn delete(&self, id: i64) -> StoreResult<bool> {
+        // One DELETE: the user's posts go with it through the foreign key's ON DELETE
+        // CASCADE, inside the database. SeaORM's `on_delete` in the entity only
+        // describes that; the ORM does not delete the posts itself.
         let deleted = User::delete_by_id(id)
             .exec(&self.db)
             .await
@@ -104,6 +114,123 @@ impl UserStore for OrmStore {
         Ok(deleted.rows_affected > 0)
     }
     // ANCHOR_END: delete
+
+    // ANCHOR: create_post
+    async fn create_post(&self, user_id: i64, post: &PostCreate) -> StoreResult<Option<PostRead>> {
+        // One INSERT ... RETURNING, as for a user. We do not look the author up first:
+        // that would be a second statement, and racy (the user may be deleted between
+        // the look-up and the insert). The foreign key decides, at the moment of the
+        // insert, and its violation is our "no such user".
+        let inserted = post::ActiveModel {
+            user_id: Set(user_id),
+            title: Set(post.title().to_owned()),
+            body: Set(post.body().to_owned()),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await;
+        match inserted {
+            Ok(model) => Ok(Some(post_from_model(model))),
+            Err(err) if is_missing_author(&err) => Ok(None),
+            Err(err) => Err(db_error(err)),
+        }
+    }
+    // ANCHOR_END: create_post
+
+    // ANCHOR: list_user_posts
+    async fn list_user_posts(
+        &self,
+        user_id: i64,
+        page: Page,
+    ) -> StoreResult<Option<Vec<PostRead>>> {
+        let limit = u64::try_from(page.limit).map_err(StoreError::internal)?;
+        // `WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3`: a range scan of the
+        // index on (user_id, id). We could reach the posts through the user
+        // (`user.find_related(Post)`), but that needs the user's `Model` first: a query
+        // to load it, on every request. Filtering on the foreign key column is the
+        // same list in one statement.
+        let models = Post::find()
+            .filter(post::Column::UserId.eq(user_id))
+            .filter(post::Column::Id.gt(page.after_id))
+            .order_by_asc(post::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        // An empty page means "no user" or "no posts (after `after_id`)". Only then do
+        // we ask, with a second statement: `SelectExt::exists` sends `SELECT 1 FROM
+        // users WHERE id = $1` and reads no columns.
+        if models.is_empty() {
+            let user_exists = User::find_by_id(user_id)
+                .exists(&self.db)
+                .await
+                .map_err(db_error)?;
+            if !user_exists {
+                return Ok(None);
+            }
+        }
+        Ok(Some(models.into_iter().map(post_from_model).collect()))
+    }
+    // ANCHOR_END: list_user_posts
+
+    // ANCHOR: list_posts
+    async fn list_posts(&self, page: Page) -> StoreResult<Vec<PostWithAuthor>> {
+        let limit = u64::try_from(page.limit).map_err(StoreError::internal)?;
+        // The N+1 trap: load the page of posts, then each post's author with
+        // `post.find_related(User)`: 1 + N queries, 501 for a page of 500. SeaORM
+        // offers two ways out, both following the relation declared in `entity/post.rs`:
+        //
+        // * `find_also_related(User)` / `find_both_related(User)`: one statement,
+        //   `posts JOIN users`, each row decoded into a pair of models. `also` is a LEFT
+        //   JOIN and gives `Option<user::Model>`; `both` is an INNER JOIN and gives the
+        //   `user::Model` itself. `posts.user_id` is NOT NULL with a foreign key, so
+        //   every post has its author, and `both` says so in the type: no `None` to
+        //   handle that cannot happen.
+        // * the loader (`posts.load_one(User, db)`, `LoaderTrait`): two statements,
+        //   the posts, then `users WHERE id IN (...)`, matched up in Rust. The join
+        //   repeats an author's columns on each of their posts; the loader sends each
+        //   author once. That pays off for one-to-many (a user with their posts, where
+        //   a join would repeat the user per post) or wide related rows; an author is
+        //   four small columns.
+        //
+        // We take the join: one statement whatever the page size, like tiers I and II.
+        // SeaORM selects both entities' columns under prefixed aliases (`A_id`,
+        // `B_id`, ...), since `posts.id` and `users.id` would otherwise clash.
+        let rows = Post::find()
+            .find_both_related(User)
+            .filter(post::Column::Id.gt(page.after_id))
+            .order_by_asc(post::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(post_with_author).collect())
+    }
+    // ANCHOR_END: list_posts
+
+    // ANCHOR: get_post
+    async fn get_post(&self, id: i64) -> StoreResult<Option<PostWithAuthor>> {
+        // The same join as `list_posts`, for one primary key: one statement.
+        let row = Post::find_by_id(id)
+            .find_both_related(User)
+            .one(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(row.map(post_with_author))
+    }
+    // ANCHOR_END: get_post
+
+    // ANCHOR: delete_post
+    async fn delete_post(&self, id: i64) -> StoreResult<bool> {
+        // `DELETE FROM posts WHERE id = $1`, no read first: `rows_affected` tells us
+        // whether there was such a post.
+        let deleted = Post::delete_by_id(id)
+            .exec(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(deleted.rows_affected > 0)
+    }
+    // ANCHOR_END: delete_post
 
     // ANCHOR: ping
     async fn ping(&self) -> StoreResult<()> {
@@ -128,12 +255,32 @@ impl UserStore for OrmStore {
 /// already decoded the row into `Model` (a column of the wrong type fails the query
 /// with `DbErr::Type`), so nothing can fail here. The two structs stay apart on
 /// purpose: `Model` is the table, `UserRead` is the API, and either may change alone.
-fn user_from_model(model: Model) -> UserRead {
+fn user_from_model(model: user::Model) -> UserRead {
     UserRead {
         id: model.id,
         name: model.name,
         email: model.email,
         created_at: model.created_at,
+    }
+}
+
+/// Maps a post's `Model` onto the API's `PostRead`, as `user_from_model` does.
+fn post_from_model(model: post::Model) -> PostRead {
+    PostRead {
+        id: model.id,
+        user_id: model.user_id,
+        title: model.title,
+        body: model.body,
+        created_at: model.created_at,
+    }
+}
+
+/// Maps one row of the join (`find_both_related`: a post's and its author's models)
+/// onto the API's `PostWithAuthor`.
+fn post_with_author((post, author): (post::Model, user::Model)) -> PostWithAuthor {
+    PostWithAuthor {
+        post: post_from_model(post),
+        author: user_from_model(author),
     }
 }
 // ANCHOR_END: row_mapping
@@ -149,12 +296,7 @@ fn user_from_model(model: Model) -> UserRead {
 /// shutting down is "unavailable" (503, retry); everything else is a bug or a surprise
 /// (500). The meanings are shared by all tiers (`users_api::sqlstate`).
 fn db_error(err: DbErr) -> StoreError {
-    let source = match &err {
-        DbErr::Conn(RuntimeErr::SqlxError(source))
-        | DbErr::Exec(RuntimeErr::SqlxError(source))
-        | DbErr::Query(RuntimeErr::SqlxError(source)) => Some(source.as_ref()),
-        _ => None,
-    };
+    let source = sqlx_error(&err);
     if let Some(SqlErr::UniqueConstraintViolation(_)) = err.sql_err()
         && let Some(sea_orm::sqlx::Error::Database(db)) = source
         && sqlstate::is_email_taken(sqlstate::UNIQUE_VIOLATION, db.constraint())
@@ -166,6 +308,30 @@ fn db_error(err: DbErr) -> StoreError {
         (DbErr::ConnectionAcquire(_), _) => StoreError::unavailable(err),
         (_, Some(source)) if is_unavailable(source) => StoreError::unavailable(err),
         _ => StoreError::internal(err),
+    }
+}
+
+/// Whether inserting a post failed because its author does not exist: a foreign-key
+/// violation on `posts_user_id_fkey` (see `users_api::sqlstate`). Found the way
+/// `db_error` finds the email index: SeaORM's `SqlErr::ForeignKeyConstraintViolation`
+/// says "a foreign key", sqlx's error under it says which one. Any other foreign key
+/// stays a 500 through `db_error`.
+fn is_missing_author(err: &DbErr) -> bool {
+    if let Some(SqlErr::ForeignKeyConstraintViolation(_)) = err.sql_err()
+        && let Some(sea_orm::sqlx::Error::Database(db)) = sqlx_error(err)
+    {
+        return sqlstate::is_missing_author(sqlstate::FOREIGN_KEY_VIOLATION, db.constraint());
+    }
+    false
+}
+
+/// The `sqlx::Error` under SeaORM's wrapper, if the failure came from the driver.
+fn sqlx_error(err: &DbErr) -> Option<&sea_orm::sqlx::Error> {
+    match err {
+        DbErr::Conn(RuntimeErr::SqlxError(source))
+        | DbErr::Exec(RuntimeErr::SqlxError(source))
+        | DbErr::Query(RuntimeErr::SqlxError(source)) => Some(source.as_ref()),
+        _ => None,
     }
 }
 

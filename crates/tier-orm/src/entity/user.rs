@@ -26,9 +26,23 @@ pub struct Model {
     pub created_at: DateTimeUtc,
 }
 
-/// `users` relates to no other table.
+/// A user has many posts. This is the other end of `post::Relation::User`: the foreign
+/// key lives in `posts`, so here the relation names only the entity; SeaORM finds the
+/// columns from the `belongs_to` on the post's side.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// `users.id` <- `posts.user_id`.
+    #[sea_orm(has_many = "super::post::Entity")]
+    Post,
+}
+
+/// "A user's posts" is `Relation::Post`: what `find_related(Post)` and
+/// `load_many(Post, ..)` follow.
+impl Related<super::post::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Post.def()
+    }
+}
 
 /// Hooks around saving (`before_save`, `after_delete`, ...): none needed here.
 impl ActiveModelBehavior for ActiveModel {}
