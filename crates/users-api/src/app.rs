@@ -66,10 +66,16 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(12);
         routes::get_user,
         routes::update_user,
         routes::delete_user,
+        routes::create_post,
+        routes::list_user_posts,
+        routes::list_posts,
+        routes::get_post,
+        routes::delete_post,
         routes::health,
     ),
     tags(
         (name = "users", description = "Create, list, read, change and delete users"),
+        (name = "posts", description = "A user's posts, and every post with its author"),
         (name = "health", description = "Liveness of the service and its database"),
     )
 )]
@@ -87,6 +93,15 @@ pub fn router<S: UserStore>(store: S) -> Router {
             get(routes::get_user::<S>)
                 .patch(routes::update_user::<S>)
                 .delete(routes::delete_user::<S>),
+        )
+        .route(
+            "/users/{id}/posts",
+            get(routes::list_user_posts::<S>).post(routes::create_post::<S>),
+        )
+        .route("/posts", get(routes::list_posts::<S>))
+        .route(
+            "/posts/{id}",
+            get(routes::get_post::<S>).delete(routes::delete_post::<S>),
         )
         .route("/health", get(routes::health::<S>))
         .with_state(store);

@@ -121,14 +121,15 @@ async fn drain(mut body: Body, already_read: usize) {
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, discard).await;
 }
 
-/// The `{id}` of `/users/{id}`, parsed as a 64-bit integer.
+/// The `{id}` of `/users/{id}`, `/users/{id}/posts` and `/posts/{id}`, parsed as a
+/// 64-bit integer.
 ///
 /// A value that is not an integer (`abc`, `1.5`, beyond `i64`) is a 400. Zero and
-/// negative ids parse, and simply match no user: 404.
+/// negative ids parse, and simply match no user or post: 404.
 #[derive(Debug, Clone, Copy)]
-pub struct UserId(pub i64);
+pub struct PathId(pub i64);
 
-impl<S: Send + Sync> FromRequestParts<S> for UserId {
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
@@ -136,7 +137,7 @@ impl<S: Send + Sync> FromRequestParts<S> for UserId {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| bad())?;
-        raw.parse().map(UserId).map_err(|_| bad())
+        raw.parse().map(PathId).map_err(|_| bad())
     }
 }
 

@@ -5,8 +5,8 @@
 //!
 //! Module map, in reading order:
 //!
-//! * [`model`]: the resource `UserRead` and the validated bodies `UserCreate`,
-//!   `UserUpdate`, plus `Page` for the list.
+//! * [`model`]: the resources `UserRead`, `PostRead`, `PostWithAuthor`, the validated
+//!   bodies `UserCreate`, `UserUpdate`, `PostCreate`, and `Page` for the lists.
 //! * [`validate`]: the body rules of the contract, reporting every failing field.
 //! * [`store`]: the [`UserStore`] trait each tier implements.
 //! * [`error`]: [`StoreError`] (what a store can say) and [`ApiError`] (what HTTP
@@ -36,6 +36,6 @@ pub mod validate;
 pub use app::{ApiDoc, router};
 pub use config::{Config, DatabaseConfig, PipelineConfig, TierInfo, quote_identifier};
 pub use error::{ApiError, BoxError, StoreError};
-pub use model::{Page, UserCreate, UserRead, UserUpdate};
+pub use model::{Page, PostCreate, PostRead, PostWithAuthor, UserCreate, UserRead, UserUpdate};
 pub use server::{load_config, run_tier, serve, serve_tier};
 pub use store::{StoreResult, UserStore};

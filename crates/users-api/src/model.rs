@@ -1,6 +1,7 @@
-//! The resource and its request bodies: `UserRead`, `UserCreate`, `UserUpdate`, `Page`.
+//! The resources and their request bodies: `UserRead`, `UserCreate`, `UserUpdate`;
+//! `PostRead`, `PostWithAuthor`, `PostCreate`; and `Page` for every list.
 //!
-//! `UserCreate` and `UserUpdate` can only be built by [`crate::validate`], which trims
+//! `UserCreate`, `UserUpdate` and `PostCreate` can only be built by [`crate::validate`], which trims
 //! and checks every field first ("parse, don't validate"). Their fields are private, so
 //! a store that receives one knows it holds valid, trimmed data and checks nothing
 //! again. Their `ToSchema` derives describe the wire format in `/openapi.json`.
@@ -13,6 +14,10 @@ use utoipa::ToSchema;
 pub const NAME_MAX_CHARS: usize = 100;
 /// Longest email, in characters, after trimming (the limit of a forward path in SMTP).
 pub const EMAIL_MAX_CHARS: usize = 254;
+/// Longest post title, in Unicode scalar values, after trimming.
+pub const TITLE_MAX_CHARS: usize = 200;
+/// Longest post body, in Unicode scalar values (bodies are stored as sent).
+pub const POST_BODY_MAX_CHARS: usize = 4_000;
 /// Page size when `limit` is not given.
 pub const DEFAULT_LIMIT: i64 = 50;
 /// Largest page a client may ask for.
@@ -101,7 +106,71 @@ impl UserUpdate {
     }
 }
 
-/// One page of the keyset-paginated list: users with `id > after_id`, ascending,
+/// A post as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({"id": 7, "user_id": 1, "title": "Notes on the Analytical Engine",
+                          "body": "It might act upon other things besides number.",
+                          "created_at": "2026-12-01T18:31:52.383815Z"}))]
+pub struct PostRead {
+    /// Assigned by the database.
+    pub id: i64,
+    /// The author's id; never changes.
+    pub user_id: i64,
+    /// Trimmed, 1 to 200 characters.
+    pub title: String,
+    /// Exactly as sent, 0 to 4,000 characters.
+    pub body: String,
+    /// When the database stored the post: RFC 3339, UTC, always six fractional digits.
+    #[serde(serialize_with = "rfc3339_micros")]
+    #[schema(value_type = String, format = DateTime, example = "2026-12-01T18:31:52.383815Z")]
+    pub created_at: DateTime<Utc>,
+}
+
+/// A post with its author embedded: what `GET /posts` and `GET /posts/{id}` return.
+///
+/// This is the shape that asks for a join (or an ORM's loader): a page of 500 posts
+/// must not cost 500 more queries for their authors (the N+1 problem).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PostWithAuthor {
+    /// The post's own members, first.
+    #[serde(flatten)]
+    pub post: PostRead,
+    /// The full user of `user_id`, last.
+    pub author: UserRead,
+}
+
+/// The body of `POST /users/{id}/posts`, validated: the title trimmed, the body as sent.
+#[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
+#[schema(example = json!({"title": "Notes on the Analytical Engine",
+                          "body": "It might act upon other things besides number."}))]
+pub struct PostCreate {
+    /// 1 to 200 characters after trimming surrounding white space; no control characters.
+    #[schema(min_length = 1)]
+    title: String,
+    /// Up to 4,000 characters, stored exactly as sent; no control characters but tab,
+    /// line feed and carriage return.
+    #[schema(max_length = 4000)]
+    body: String,
+}
+
+impl PostCreate {
+    /// Only [`crate::validate`] builds these, from data it has checked.
+    pub(crate) fn new(title: String, body: String) -> Self {
+        Self { title, body }
+    }
+
+    /// The trimmed title.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// The body, exactly as sent.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+}
+
+/// One page of a keyset-paginated list: rows with `id > after_id`, ascending,
 /// at most `limit` of them. Validated: `1 <= limit <= 500`, `after_id >= 0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
@@ -136,5 +205,31 @@ mod tests {
         let json = serde_json::to_value(&user).unwrap();
         assert_eq!(json["created_at"], "2026-11-26T05:14:52.000000Z");
         assert_eq!(json.as_object().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn a_post_with_its_author_lists_the_author_last() {
+        let at = Utc.with_ymd_and_hms(2026, 12, 1, 18, 31, 52).unwrap();
+        let author = UserRead {
+            id: 1,
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+            created_at: at,
+        };
+        let post = PostRead {
+            id: 7,
+            user_id: 1,
+            title: "T".into(),
+            body: "B".into(),
+            created_at: at,
+        };
+        let text = serde_json::to_string(&PostWithAuthor { post, author }).unwrap();
+        assert_eq!(
+            text,
+            "{\"id\":7,\"user_id\":1,\"title\":\"T\",\"body\":\"B\",\
+             \"created_at\":\"2026-12-01T18:31:52.000000Z\",\"author\":{\"id\":1,\
+             \"name\":\"Ada\",\"email\":\"ada@example.com\",\
+             \"created_at\":\"2026-12-01T18:31:52.000000Z\"}}"
+        );
     }
 }

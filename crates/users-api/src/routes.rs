@@ -12,10 +12,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{JsonBody, ListParams, UserId};
-use crate::model::{Health, UserCreate, UserRead, UserUpdate};
+use crate::extract::{JsonBody, ListParams, PathId};
+use crate::model::{
+    Health, Page, PostCreate, PostRead, PostWithAuthor, UserCreate, UserRead, UserUpdate,
+};
 use crate::store::UserStore;
 use crate::validate;
 
@@ -72,18 +75,7 @@ pub async fn list_users<S: UserStore>(
     ListParams(page): ListParams,
 ) -> Result<Response, ApiError> {
     let users = store.list(page).await?;
-    let next = match users.last() {
-        Some(last) if users.len() as i64 == page.limit => Some(format!(
-            "</users?limit={}&after_id={}>; rel=\"next\"",
-            page.limit, last.id
-        )),
-        _ => None,
-    };
-    let mut response = Json(users).into_response();
-    if let Some(value) = next.and_then(|link| HeaderValue::from_str(&link).ok()) {
-        response.headers_mut().insert(header::LINK, value);
-    }
-    Ok(response)
+    Ok(page_response(users, "/users", page, |user| user.id))
 }
 
 /// Reads one user.
@@ -99,7 +91,7 @@ pub async fn list_users<S: UserStore>(
 )]
 pub async fn get_user<S: UserStore>(
     State(store): State<S>,
-    UserId(id): UserId,
+    PathId(id): PathId,
 ) -> Result<Json<UserRead>, ApiError> {
     let user = store.get(id).await?.ok_or_else(|| not_found(id))?;
     Ok(Json(user))
@@ -122,7 +114,7 @@ pub async fn get_user<S: UserStore>(
 )]
 pub async fn update_user<S: UserStore>(
     State(store): State<S>,
-    UserId(id): UserId,
+    PathId(id): PathId,
     JsonBody(body): JsonBody,
 ) -> Result<Json<UserRead>, ApiError> {
     let changes = validate::user_update(&body)?;
@@ -146,7 +138,7 @@ pub async fn update_user<S: UserStore>(
 )]
 pub async fn delete_user<S: UserStore>(
     State(store): State<S>,
-    UserId(id): UserId,
+    PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
     if store.delete(id).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -218,6 +210,166 @@ pub enum Unavailable {
     Unavailable(Problem),
 }
 
+// ANCHOR: posts_routes
+/// Writes a post by user `id`.
+#[utoipa::path(
+    post, path = "/users/{id}/posts", tag = "posts",
+    params(("id" = i64, Path, description = "The author's id")),
+    request_body(content = PostCreate, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = PostRead,
+         headers(("Location" = String, description = "`/posts/{post_id}` of the new post"))),
+        (status = 400, description = "`id` or the body does not parse", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user (or deleted while the post was written)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong, missing or unknown members; every failing field is listed", body = Problem, content_type = "application/problem+json"),
+        BodyRejections,
+        Unavailable,
+    )
+)]
+pub async fn create_post<S: UserStore>(
+    State(store): State<S>,
+    PathId(user_id): PathId,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let new_post = validate::post_create(&body)?;
+    let post = store
+        .create_post(user_id, &new_post)
+        .await?
+        .ok_or_else(|| not_found(user_id))?;
+    let location = HeaderValue::from_str(&format!("/posts/{}", post.id));
+    let mut response = (StatusCode::CREATED, Json(post)).into_response();
+    if let Ok(location) = location {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// Lists one user's posts, keyset-paginated by id, like `/users`.
+#[utoipa::path(
+    get, path = "/users/{id}/posts", tag = "posts",
+    params(
+        ("id" = i64, Path, description = "The author's id"),
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to 500", minimum = 1, maximum = 500, example = 50),
+        ("after_id" = Option<i64>, Query, description = "Only posts with a greater id", minimum = 0, example = 0),
+    ),
+    responses(
+        (status = 200, description = "The user's posts in ascending id order", body = Vec<PostRead>,
+         headers(("Link" = String, description = "`</users/{id}/posts?limit=L&after_id=LAST>; rel=\"next\"` when the page is full"))),
+        (status = 400, description = "`id` or a query parameter is not an integer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A query parameter is out of range", body = Problem, content_type = "application/problem+json"),
+        Unavailable,
+    )
+)]
+pub async fn list_user_posts<S: UserStore>(
+    State(store): State<S>,
+    PathId(user_id): PathId,
+    ListParams(page): ListParams,
+) -> Result<Response, ApiError> {
+    let posts = store
+        .list_user_posts(user_id, page)
+        .await?
+        .ok_or_else(|| not_found(user_id))?;
+    let path = format!("/users/{user_id}/posts");
+    Ok(page_response(posts, &path, page, |post| post.id))
+}
+
+/// Lists the posts of all users, each with its author, keyset-paginated by id.
+#[utoipa::path(
+    get, path = "/posts", tag = "posts",
+    params(
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to 500", minimum = 1, maximum = 500, example = 50),
+        ("after_id" = Option<i64>, Query, description = "Only posts with a greater id", minimum = 0, example = 0),
+    ),
+    responses(
+        (status = 200, description = "Posts in ascending id order, authors embedded", body = Vec<PostWithAuthor>,
+         headers(("Link" = String, description = "`</posts?limit=L&after_id=LAST>; rel=\"next\"` when the page is full"))),
+        (status = 400, description = "A query parameter is not an integer", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A query parameter is out of range", body = Problem, content_type = "application/problem+json"),
+        Unavailable,
+    )
+)]
+pub async fn list_posts<S: UserStore>(
+    State(store): State<S>,
+    ListParams(page): ListParams,
+) -> Result<Response, ApiError> {
+    let posts = store.list_posts(page).await?;
+    Ok(page_response(posts, "/posts", page, |post| post.post.id))
+}
+
+/// Reads one post, with its author.
+#[utoipa::path(
+    get, path = "/posts/{id}", tag = "posts",
+    params(("id" = i64, Path, description = "The post's id")),
+    responses(
+        (status = 200, description = "The post, author embedded", body = PostWithAuthor),
+        (status = 400, description = "`id` is not a 64-bit integer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
+        Unavailable,
+    )
+)]
+pub async fn get_post<S: UserStore>(
+    State(store): State<S>,
+    PathId(id): PathId,
+) -> Result<Json<PostWithAuthor>, ApiError> {
+    let post = store
+        .get_post(id)
+        .await?
+        .ok_or_else(|| post_not_found(id))?;
+    Ok(Json(post))
+}
+
+/// Deletes a post.
+#[utoipa::path(
+    delete, path = "/posts/{id}", tag = "posts",
+    params(("id" = i64, Path, description = "The post's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "`id` is not a 64-bit integer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
+        Unavailable,
+    )
+)]
+pub async fn delete_post<S: UserStore>(
+    State(store): State<S>,
+    PathId(id): PathId,
+) -> Result<StatusCode, ApiError> {
+    if store.delete_post(id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(post_not_found(id))
+    }
+}
+// ANCHOR_END: posts_routes
+
+/// A page of a list as JSON, with `Link: <PATH?limit=L&after_id=LAST>; rel="next"`
+/// when the page is full: the same keyset link on every list. `id_of` says which id a
+/// row is paged by.
+fn page_response<T: Serialize>(
+    items: Vec<T>,
+    path: &str,
+    page: Page,
+    id_of: fn(&T) -> i64,
+) -> Response {
+    let full = i64::try_from(items.len()).is_ok_and(|len| len == page.limit);
+    let next = items.last().filter(|_| full).map(|last| {
+        format!(
+            "<{path}?limit={}&after_id={}>; rel=\"next\"",
+            page.limit,
+            id_of(last)
+        )
+    });
+    let mut response = Json(items).into_response();
+    if let Some(value) = next.and_then(|link| HeaderValue::from_str(&link).ok()) {
+        response.headers_mut().insert(header::LINK, value);
+    }
+    response
+}
+
 fn not_found(id: i64) -> ApiError {
     ApiError::NotFound(format!("no user with id {id}"))
+}
+
+fn post_not_found(id: i64) -> ApiError {
+    ApiError::NotFound(format!("no post with id {id}"))
 }

@@ -18,6 +18,18 @@ pub const EMAIL_UNIQUE_INDEX: &str = "users_email_lower_key";
 /// SQLSTATE of a unique violation.
 pub const UNIQUE_VIOLATION: &str = "23505";
 
+/// The foreign key from a post to its author (see `migrations/0002_create_posts.sql`).
+pub const POST_AUTHOR_FKEY: &str = "posts_user_id_fkey";
+
+/// SQLSTATE of a foreign-key violation.
+pub const FOREIGN_KEY_VIOLATION: &str = "23503";
+
+/// Whether a foreign-key violation on `constraint` means "no such author": the insert
+/// of a post named a user that does not exist, or that was deleted meanwhile (404).
+pub fn is_missing_author(code: &str, constraint: Option<&str>) -> bool {
+    code == FOREIGN_KEY_VIOLATION && constraint == Some(POST_AUTHOR_FKEY)
+}
+
 /// Whether a unique violation on `constraint` means a taken email.
 pub fn is_email_taken(code: &str, constraint: Option<&str>) -> bool {
     code == UNIQUE_VIOLATION && constraint == Some(EMAIL_UNIQUE_INDEX)
@@ -40,6 +52,13 @@ mod tests {
         assert!(!is_email_taken("23505", Some("posts_slug_key")));
         assert!(!is_email_taken("23505", None));
         assert!(!is_email_taken("23503", Some("users_email_lower_key")));
+    }
+
+    #[test]
+    fn only_the_author_key_means_a_missing_author() {
+        assert!(is_missing_author("23503", Some("posts_user_id_fkey")));
+        assert!(!is_missing_author("23503", Some("comments_post_id_fkey")));
+        assert!(!is_missing_author("23505", Some("posts_user_id_fkey")));
     }
 
     #[test]

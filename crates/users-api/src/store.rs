@@ -1,7 +1,8 @@
 //! The `UserStore` trait: the seam between the HTTP layer and a database tier.
 //!
 //! Handlers are generic over `S: UserStore`, so the HTTP code is written once and each
-//! tier crate supplies only this: six operations, plus closing its pool. A tier's
+//! tier crate supplies only this: the operations on users, then on their posts, a
+//! ping, and closing its pool. A tier's
 //! `store.rs` implements them in this order, so the three files diff line by line.
 //!
 //! The methods return `impl Future + Send` (stable "async fn in traits", Rust 1.75+)
@@ -12,7 +13,7 @@
 use std::future::Future;
 
 use crate::error::StoreError;
-use crate::model::{Page, UserCreate, UserRead, UserUpdate};
+use crate::model::{Page, PostCreate, PostRead, PostWithAuthor, UserCreate, UserRead, UserUpdate};
 
 /// What every store operation returns.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -37,8 +38,44 @@ pub trait UserStore: Clone + Send + Sync + 'static {
         changes: &UserUpdate,
     ) -> impl Future<Output = StoreResult<Option<UserRead>>> + Send;
 
-    /// Deletes the user; `false` if there was none.
+    /// Deletes the user, and with them their posts (the foreign key cascades); `false`
+    /// if there was none.
     fn delete(&self, id: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    // Posts. API.md's rule for all of them: a fixed number of statements whatever the
+    // page size, at most 2. No N+1: the authors of a page come with the page.
+
+    /// Inserts a post by user `user_id`; `None` if there is no such user. The foreign
+    /// key decides (SQLSTATE 23503 on `posts_user_id_fkey`, see `crate::sqlstate`), not
+    /// a read before the insert: a user deleted meanwhile is `None` too, never a 500.
+    fn create_post(
+        &self,
+        user_id: i64,
+        post: &PostCreate,
+    ) -> impl Future<Output = StoreResult<Option<PostRead>>> + Send;
+
+    /// User `user_id`'s posts with `id > page.after_id`, ascending, at most `page.limit`;
+    /// `None` if there is no such user. The list comes first; only an empty page needs
+    /// a second statement, to tell "no posts" from "no user".
+    fn list_user_posts(
+        &self,
+        user_id: i64,
+        page: Page,
+    ) -> impl Future<Output = StoreResult<Option<Vec<PostRead>>>> + Send;
+
+    /// Posts of all users with `id > page.after_id`, ascending, at most `page.limit`,
+    /// each with its author: one statement, however long the page.
+    fn list_posts(
+        &self,
+        page: Page,
+    ) -> impl Future<Output = StoreResult<Vec<PostWithAuthor>>> + Send;
+
+    /// The post with this id and its author, if any.
+    fn get_post(&self, id: i64)
+    -> impl Future<Output = StoreResult<Option<PostWithAuthor>>> + Send;
+
+    /// Deletes the post; `false` if there was none.
+    fn delete_post(&self, id: i64) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Checks that the database answers (for `GET /health`).
     fn ping(&self) -> impl Future<Output = StoreResult<()>> + Send;

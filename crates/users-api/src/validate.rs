@@ -1,5 +1,5 @@
-//! Validation: turns a parsed JSON body into a [`UserCreate`] or [`UserUpdate`],
-//! collecting *every* failing field, FastAPI-style.
+//! Validation: turns a parsed JSON body into a [`UserCreate`], [`UserUpdate`] or
+//! [`PostCreate`], collecting *every* failing field, FastAPI-style.
 //!
 //! Why by hand and not with `garde` (or `validator`)? Those crates check a struct that
 //! serde has already built, and serde stops at the first wrong type, missing or
@@ -12,15 +12,21 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, FieldError};
-use crate::model::{EMAIL_MAX_CHARS, NAME_MAX_CHARS, UserCreate, UserUpdate};
+use crate::model::{
+    EMAIL_MAX_CHARS, NAME_MAX_CHARS, POST_BODY_MAX_CHARS, PostCreate, TITLE_MAX_CHARS, UserCreate,
+    UserUpdate,
+};
 
 const BODY_DETAIL: &str = "request body failed validation";
-const FIELDS: [&str; 2] = ["name", "email"];
+/// The members of a user body.
+const USER_FIELDS: &[&str] = &["name", "email"];
+/// The members of a post body.
+const POST_FIELDS: &[&str] = &["title", "body"];
 
 /// Validates the body of `POST /users`: `{"name": string, "email": string}`.
 pub fn user_create(body: &Value) -> Result<UserCreate, ApiError> {
     let object = as_object(body)?;
-    let mut errors = unknown_members(object);
+    let mut errors = unknown_members(object, USER_FIELDS);
     let name = required(object, "name", &mut errors).and_then(|raw| check_name(raw, &mut errors));
     let email =
         required(object, "email", &mut errors).and_then(|raw| check_email(raw, &mut errors));
@@ -34,7 +40,7 @@ pub fn user_create(body: &Value) -> Result<UserCreate, ApiError> {
 /// at least one member.
 pub fn user_update(body: &Value) -> Result<UserUpdate, ApiError> {
     let object = as_object(body)?;
-    let mut errors = unknown_members(object);
+    let mut errors = unknown_members(object, USER_FIELDS);
     let name = optional(object, "name", &mut errors).map(|raw| check_name(raw, &mut errors));
     let email = optional(object, "email", &mut errors).map(|raw| check_email(raw, &mut errors));
     if !object.contains_key("name") && !object.contains_key("email") && errors.is_empty() {
@@ -49,6 +55,20 @@ pub fn user_update(body: &Value) -> Result<UserUpdate, ApiError> {
     }
     // Every member present passed its checks (a failing one would have left an error).
     Ok(UserUpdate::new(name.flatten(), email.flatten()))
+}
+
+/// Validates the body of `POST /users/{id}/posts`: `{"title": string, "body": string}`.
+pub fn post_create(body: &Value) -> Result<PostCreate, ApiError> {
+    let object = as_object(body)?;
+    let mut errors = unknown_members(object, POST_FIELDS);
+    let title =
+        required(object, "title", &mut errors).and_then(|raw| check_title(raw, &mut errors));
+    let text =
+        required(object, "body", &mut errors).and_then(|raw| check_post_body(raw, &mut errors));
+    match (title, text) {
+        (Some(title), Some(text)) if errors.is_empty() => Ok(PostCreate::new(title, text)),
+        _ => Err(invalid(errors)),
+    }
 }
 
 fn invalid(errors: Vec<FieldError>) -> ApiError {
@@ -68,16 +88,13 @@ fn as_object(body: &Value) -> Result<&Map<String, Value>, ApiError> {
     })
 }
 
-fn unknown_members(object: &Map<String, Value>) -> Vec<FieldError> {
+fn unknown_members(object: &Map<String, Value>, allowed: &[&str]) -> Vec<FieldError> {
     object
         .keys()
-        .filter(|key| !FIELDS.contains(&key.as_str()))
+        .filter(|key| !allowed.contains(&key.as_str()))
         .map(|key| {
-            FieldError::new(
-                &["body", key],
-                "extra_forbidden",
-                "unknown member; allowed: name, email",
-            )
+            let msg = format!("unknown member; allowed: {}", allowed.join(", "));
+            FieldError::new(&["body", key], "extra_forbidden", msg)
         })
         .collect()
 }
@@ -125,16 +142,27 @@ fn string<'a>(value: &'a Value, field: &str, errors: &mut Vec<FieldError>) -> Op
 
 /// Trims, then checks a name: 1 to 100 characters, no control characters.
 fn check_name(raw: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    let name = raw.trim();
-    let chars = name.chars().count();
+    check_line(raw, "name", NAME_MAX_CHARS, errors)
+}
+
+/// Trims, then checks a post title: 1 to 200 characters, no control characters.
+fn check_title(raw: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    check_line(raw, "title", TITLE_MAX_CHARS, errors)
+}
+
+/// The rule of a one-line text (a name, a title): trimmed, then 1 to `max` characters,
+/// no control characters.
+fn check_line(raw: &str, field: &str, max: usize, errors: &mut Vec<FieldError>) -> Option<String> {
+    let text = raw.trim();
+    let chars = text.chars().count();
     let failure = if chars == 0 {
         Some(("string_too_short", "must not be empty".to_owned()))
-    } else if chars > NAME_MAX_CHARS {
+    } else if chars > max {
         Some((
             "string_too_long",
-            format!("must be at most {NAME_MAX_CHARS} characters"),
+            format!("must be at most {max} characters"),
         ))
-    } else if name.chars().any(char::is_control) {
+    } else if text.chars().any(char::is_control) {
         // `char::is_control` is exactly Unicode category Cc, NUL included. PostgreSQL
         // could not even store a NUL in `text`; we refuse every control character.
         Some((
@@ -146,10 +174,40 @@ fn check_name(raw: &str, errors: &mut Vec<FieldError>) -> Option<String> {
     };
     match failure {
         Some((kind, msg)) => {
-            errors.push(FieldError::new(&["body", "name"], kind, msg));
+            errors.push(FieldError::new(&["body", field], kind, msg));
             None
         }
-        None => Some(name.to_owned()),
+        None => Some(text.to_owned()),
+    }
+}
+
+/// Checks a post body, which is stored exactly as sent (not trimmed): at most 4,000
+/// characters, and no control characters but tab, line feed and carriage return, which
+/// a text of several lines needs. (A NUL could not be stored in `text` at all.)
+fn check_post_body(raw: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    let failure = if raw.chars().count() > POST_BODY_MAX_CHARS {
+        Some((
+            "string_too_long",
+            format!("must be at most {POST_BODY_MAX_CHARS} characters"),
+        ))
+    } else if raw
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        Some((
+            "control_character",
+            "must not contain control characters other than tab, line feed and carriage return"
+                .to_owned(),
+        ))
+    } else {
+        None
+    };
+    match failure {
+        Some((kind, msg)) => {
+            errors.push(FieldError::new(&["body", "body"], kind, msg));
+            None
+        }
+        None => Some(raw.to_owned()),
     }
 }
 
@@ -224,6 +282,53 @@ mod tests {
 
     fn loc(parts: &[&str]) -> Vec<String> {
         parts.iter().map(|p| p.to_string()).collect()
+    }
+
+    #[test]
+    fn post_title_is_trimmed_and_body_kept_as_sent() {
+        let post =
+            post_create(&json!({"title": "  Notes \t", "body": "  line one\r\n\tline two\n"}))
+                .unwrap();
+        assert_eq!(post.title(), "Notes");
+        assert_eq!(post.body(), "  line one\r\n\tline two\n");
+        assert_eq!(
+            post_create(&json!({"title": "T", "body": ""}))
+                .unwrap()
+                .body(),
+            ""
+        );
+    }
+
+    #[test]
+    fn post_lists_every_failing_field() {
+        let errors = errors_of(post_create(
+            &json!({"title": " ", "body": "a\u{0}b", "x": 1}),
+        ));
+        assert_eq!(
+            errors,
+            vec![
+                (loc(&["body", "x"]), "extra_forbidden".into()),
+                (loc(&["body", "title"]), "string_too_short".into()),
+                (loc(&["body", "body"]), "control_character".into()),
+            ]
+        );
+        let long = json!({"title": "t".repeat(201), "body": "b".repeat(4001)});
+        assert_eq!(
+            errors_of(post_create(&long)),
+            vec![
+                (loc(&["body", "title"]), "string_too_long".into()),
+                (loc(&["body", "body"]), "string_too_long".into()),
+            ]
+        );
+        let just_fits = json!({"title": "é".repeat(200), "body": "é".repeat(4000)});
+        assert!(post_create(&just_fits).is_ok());
+        assert_eq!(
+            errors_of(post_create(&json!({"title": "a\u{7}"}))),
+            vec![
+                (loc(&["body", "title"]), "control_character".into()),
+                (loc(&["body", "body"]), "missing".into()),
+            ]
+        );
     }
 
     #[test]
