@@ -267,3 +267,67 @@ async fn fetch_users_examples_print_every_row_as_json_and_agree() {
         assert_eq!(text, &outputs[0].1, "{name} and {} differ", outputs[0].0);
     }
 }
+
+/// The N+1 lesson, counted on the wire: listing 100 posts with their authors, the naive
+/// loop sends 1 + 100 statements in every tier, a join sends 1, SeaORM's loader 2.
+#[tokio::test]
+async fn n_plus_one_counts_one_plus_n_statements_for_the_loop_and_a_constant_otherwise() {
+    // The example makes its own database on the tests' server, and this test drops it.
+    let server = testkit::admin_database();
+    let url = server.url().expose_secret().to_owned();
+    let binary = example("n_plus_one");
+    let output = tokio::task::spawn_blocking(move || {
+        run(
+            "n_plus_one",
+            Command::new(binary).arg("--quick").env("DATABASE_URL", url),
+        )
+    });
+    let output = output.await.expect("runner task");
+    let text = stdout(&output);
+
+    // "tier-raw   naive loop   101 statements   101 round trips   12.1 ms"
+    let figures = |tier: &str, way: &str| -> (u64, f64) {
+        let line = text
+            .lines()
+            .find(|line| {
+                line.strip_prefix(tier)
+                    .is_some_and(|rest| rest.trim_start().starts_with(way))
+            })
+            .unwrap_or_else(|| panic!("no line for {tier} {way} in:\n{text}"));
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let before = |word: &str| {
+            let at = words.iter().position(|w| *w == word).expect(word);
+            words[at - 1].parse::<f64>().expect("a number")
+        };
+        (before("statements") as u64, before("ms"))
+    };
+    assert_eq!(text.lines().count(), 7, "{text}");
+    let constant_ways = [
+        ("tier-raw", "join", 1),
+        ("tier-sqlx", "join", 1),
+        ("tier-orm", "find_also_related", 1),
+        ("tier-orm", "load_one", 2),
+    ];
+    for (tier, way, expected) in constant_ways {
+        let (statements, ms) = figures(tier, way);
+        assert_eq!(statements, expected, "{tier} {way}:\n{text}");
+        let (naive, naive_ms) = figures(tier, "naive loop");
+        assert_eq!(naive, 101, "{tier} naive loop:\n{text}");
+        // 101 round trips against one or two: ideally tens of times slower; 2x leaves
+        // a wide margin for a busy machine.
+        assert!(
+            naive_ms / ms >= 2.0,
+            "{tier}: {naive_ms} ms against {way}'s {ms}:\n{text}"
+        );
+    }
+
+    let (admin, connection) =
+        tokio_postgres::connect(server.url().expose_secret(), tokio_postgres::NoTls)
+            .await
+            .expect("connect to the tests' server");
+    tokio::spawn(connection);
+    admin
+        .batch_execute("DROP DATABASE IF EXISTS n_plus_one_demo WITH (FORCE)")
+        .await
+        .expect("drop the example's database");
+}
