@@ -53,7 +53,7 @@ pub struct Section {
 }
 
 /// Every section, in reading order: set-up first, then the store as `store.rs` has it.
-pub const SECTIONS: [Section; 11] = [
+pub const SECTIONS: [Section; 17] = [
     Section {
         anchor: "connect",
         file: "lib.rs",
@@ -87,7 +87,32 @@ pub const SECTIONS: [Section; 11] = [
     Section {
         anchor: "delete",
         file: "store.rs",
-        about: "DELETE /users/{id}",
+        about: "DELETE /users/{id} (the foreign key deletes their posts)",
+    },
+    Section {
+        anchor: "create_post",
+        file: "store.rs",
+        about: "POST /users/{id}/posts: the foreign key decides whether the author exists",
+    },
+    Section {
+        anchor: "list_user_posts",
+        file: "store.rs",
+        about: "GET /users/{id}/posts: the page first, the user only when it is empty",
+    },
+    Section {
+        anchor: "list_posts",
+        file: "store.rs",
+        about: "GET /posts: every post with its author in one statement (no N+1)",
+    },
+    Section {
+        anchor: "get_post",
+        file: "store.rs",
+        about: "GET /posts/{id}: the post and its author, one join",
+    },
+    Section {
+        anchor: "delete_post",
+        file: "store.rs",
+        about: "DELETE /posts/{id}",
     },
     Section {
         anchor: "ping",
@@ -103,6 +128,11 @@ pub const SECTIONS: [Section; 11] = [
         anchor: "row_mapping",
         file: "store.rs",
         about: "turning a database row into a UserRead",
+    },
+    Section {
+        anchor: "post_row_mapping",
+        file: "store.rs",
+        about: "a row of the posts-join-users query into a PostWithAuthor",
     },
     Section {
         anchor: "errors",

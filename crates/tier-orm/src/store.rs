@@ -196,6 +196,7 @@ impl UserStore for OrmStore {
         // We take the join: one statement whatever the page size, like tiers I and II.
         // SeaORM selects both entities' columns under prefixed aliases (`A_id`,
         // `B_id`, ...), since `posts.id` and `users.id` would otherwise clash.
+        // ANCHOR: posts_join
         let rows = Post::find()
             .find_both_related(User)
             .filter(post::Column::Id.gt(page.after_id))
@@ -204,6 +205,7 @@ impl UserStore for OrmStore {
             .all(&self.db)
             .await
             .map_err(db_error)?;
+        // ANCHOR_END: posts_join
         Ok(rows.into_iter().map(post_with_author).collect())
     }
     // ANCHOR_END: list_posts
@@ -264,6 +266,9 @@ fn user_from_model(model: user::Model) -> UserRead {
     }
 }
 
+// ANCHOR_END: row_mapping
+
+// ANCHOR: post_row_mapping
 /// Maps a post's `Model` onto the API's `PostRead`, as `user_from_model` does.
 fn post_from_model(model: post::Model) -> PostRead {
     PostRead {
@@ -283,7 +288,7 @@ fn post_with_author((post, author): (post::Model, user::Model)) -> PostWithAutho
         author: user_from_model(author),
     }
 }
-// ANCHOR_END: row_mapping
+// ANCHOR_END: post_row_mapping
 
 // ANCHOR: errors
 /// Maps an ORM error onto the store's vocabulary.

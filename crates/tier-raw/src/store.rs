@@ -205,11 +205,13 @@ impl UserStore for RawStore {
         // the author's columns get names of their own (`AS author_...`): the contract
         // between this SQL and `post_with_author_from_row`, checked by nothing but a
         // test.
+        // ANCHOR: posts_join
         const SQL: &str = "SELECT p.id, p.user_id, p.title, p.body, p.created_at, \
                            u.id AS author_id, u.name AS author_name, \
                            u.email AS author_email, u.created_at AS author_created_at \
                            FROM posts p JOIN users u ON u.id = p.user_id \
                            WHERE p.id > $1 ORDER BY p.id LIMIT $2";
+        // ANCHOR_END: posts_join
         self.log(SQL);
         let client = self.connection().await?;
         let statement = client.prepare_cached(SQL).await.map_err(db_error)?;
@@ -285,6 +287,9 @@ pub(crate) fn user_from_row(row: &Row) -> StoreResult<UserRead> {
     map().map_err(StoreError::internal)
 }
 
+// ANCHOR_END: row_mapping
+
+// ANCHOR: post_row_mapping
 /// Maps a row of `posts` by column name, as [`user_from_row`] maps a user.
 pub(crate) fn post_from_row(row: &Row) -> StoreResult<PostRead> {
     let map = || -> Result<PostRead, tokio_postgres::Error> {
@@ -316,7 +321,7 @@ pub(crate) fn post_with_author_from_row(row: &Row) -> StoreResult<PostWithAuthor
         author: author().map_err(StoreError::internal)?,
     })
 }
-// ANCHOR_END: row_mapping
+// ANCHOR_END: post_row_mapping
 
 // ANCHOR: errors
 /// Maps a driver error onto the store's vocabulary.

@@ -175,6 +175,7 @@ impl UserStore for SqlxStore {
         // problem: 501 round trips for a page of 500. The author's columns are renamed
         // `author_*` so that the flat row has one field per column (see `PostAuthorRow`);
         // the author's id is the post's `user_id`, so it is not read twice.
+        // ANCHOR: posts_join
         let rows = sqlx::query_as!(
             PostAuthorRow,
             "SELECT p.id, p.user_id, p.title, p.body, p.created_at, \
@@ -188,6 +189,7 @@ impl UserStore for SqlxStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
+        // ANCHOR_END: posts_join
         Ok(rows.into_iter().map(PostWithAuthor::from).collect())
     }
     // ANCHOR_END: list_posts
@@ -251,7 +253,9 @@ impl UserStore for SqlxStore {
 // nullable column for a field that is not an `Option` fails the build here, where
 // tier-raw's `try_get` fails the request. (`id`, `name`, `email` and `created_at` are
 // `NOT NULL` in the schema, and sqlx reads that, even through `RETURNING`.)
-//
+// ANCHOR_END: row_mapping
+
+// ANCHOR: post_row_mapping
 // A post with its author is two structs, and `query_as!` fills one struct from one row
 // of columns: it maps by name and knows no nesting. So the join fills a flat row struct,
 // one field per column, and a plain `From` builds the nested `PostWithAuthor` from it.
@@ -290,7 +294,7 @@ impl From<PostAuthorRow> for PostWithAuthor {
         }
     }
 }
-// ANCHOR_END: row_mapping
+// ANCHOR_END: post_row_mapping
 
 // ANCHOR: errors
 /// Maps a driver error onto the store's vocabulary.
