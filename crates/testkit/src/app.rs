@@ -166,6 +166,19 @@ impl TestApp {
         response.assert_status(201);
         response.json()
     }
+
+    /// Writes a post by user `user_id` and returns its JSON, failing the test unless the
+    /// answer is 201.
+    pub async fn create_post(&self, user_id: i64, title: &str, body: &str) -> Value {
+        let response = self
+            .post_json(
+                &format!("/users/{user_id}/posts"),
+                &serde_json::json!({"title": title, "body": body}),
+            )
+            .await;
+        response.assert_status(201);
+        response.json()
+    }
 }
 
 impl Drop for TestApp {

@@ -29,7 +29,12 @@ pub struct TestResponse {
 /// constraint or table names, driver or ORM error text, a panic message.
 pub const INTERNAL_TEXT: &[&str] = &[
     "users_email_lower_key",
+    "posts_user_id_fkey",
+    "posts_title_length",
+    "posts_body_length",
     "duplicate key",
+    "foreign key",
+    "violates",
     "constraint",
     "SQLSTATE",
     "sqlx",

@@ -13,7 +13,7 @@ pub(super) async fn openapi_documents_every_route_and_status(app: &TestApp) {
         "{}",
         doc["openapi"]
     );
-    let expected: [(&str, &str, &[&str]); 6] = [
+    let expected: [(&str, &str, &[&str]); 11] = [
         (
             "/users",
             "post",
@@ -27,8 +27,29 @@ pub(super) async fn openapi_documents_every_route_and_status(app: &TestApp) {
             &["200", "400", "404", "409", "413", "415", "422", "503"],
         ),
         ("/users/{id}", "delete", &["204", "400", "404", "503"]),
+        (
+            "/users/{id}/posts",
+            "post",
+            &["201", "400", "404", "408", "413", "415", "422", "503"],
+        ),
+        (
+            "/users/{id}/posts",
+            "get",
+            &["200", "400", "404", "422", "503"],
+        ),
+        ("/posts", "get", &["200", "400", "422", "503"]),
+        ("/posts/{id}", "get", &["200", "400", "404", "503"]),
+        ("/posts/{id}", "delete", &["204", "400", "404", "503"]),
         ("/health", "get", &["200", "503"]),
     ];
+    // The post routes' 201 and 200 answers name their schemas, and document the
+    // `Location` and `Link` headers as the user routes do.
+    let created = &doc["paths"]["/users/{id}/posts"]["post"]["responses"]["201"];
+    assert!(created["headers"]["Location"].is_object(), "{created}");
+    for list in ["/users/{id}/posts", "/posts"] {
+        let page = &doc["paths"][list]["get"]["responses"]["200"];
+        assert!(page["headers"]["Link"].is_object(), "{list}: {page}");
+    }
     for (path, method, statuses) in expected {
         let responses = &doc["paths"][path][method]["responses"];
         assert!(responses.is_object(), "{method} {path} is not documented");
@@ -43,6 +64,9 @@ pub(super) async fn openapi_documents_every_route_and_status(app: &TestApp) {
         "UserRead",
         "UserCreate",
         "UserUpdate",
+        "PostRead",
+        "PostCreate",
+        "PostWithAuthor",
         "Problem",
         "FieldError",
     ] {

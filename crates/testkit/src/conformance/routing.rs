@@ -1,11 +1,11 @@
 //! Routing and headers: unknown routes (404) and methods (405 with `Allow`) answer in
 //! problem+json, `/health` reports the database, and every response carries an
-//! `x-request-id`.
+//! `x-request-id`; on the posts routes too.
 
 use reqwest::Method;
 use serde_json::json;
 
-use super::JSON;
+use super::{JSON, id_of};
 use crate::TestApp;
 
 /// Unknown routes are 404 in problem+json.
@@ -86,4 +86,86 @@ pub(super) async fn request_id_is_echoed_or_generated(app: &TestApp) {
         wrong.header("x-request-id").is_some(),
         "405 without x-request-id"
     );
+}
+
+/// The posts routes answer like every route: an `x-request-id` on every response
+/// (the caller's, or a fresh one), 404 for unknown paths under them, and 405 with
+/// `Allow` for a method a route does not serve; every error in problem+json.
+pub(super) async fn posts_routes_have_request_ids_404s_and_405s(app: &TestApp) {
+    let ada = id_of(&app.create_user("Ada", "ada@example.com").await);
+    let post = id_of(&app.create_post(ada, "T", "B").await);
+    let echoed = app
+        .client
+        .get(format!("{}/posts/{post}", app.base_url))
+        .header("x-request-id", "trace-posts-42")
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(echoed.headers()["x-request-id"], "trace-posts-42");
+    let mut seen = std::collections::HashSet::new();
+    for path in [
+        format!("/users/{ada}/posts"),
+        format!("/users/{}/posts", ada + 1),
+        "/users/abc/posts".to_owned(),
+        "/users/0/posts?limit=0".to_owned(),
+        "/posts".to_owned(),
+        format!("/posts/{post}"),
+        "/posts/0".to_owned(),
+        "/posts/abc".to_owned(),
+    ] {
+        let response = app.get(&path).await;
+        let id = response
+            .header("x-request-id")
+            .unwrap_or_else(|| panic!("{path}: no x-request-id"))
+            .to_owned();
+        assert!(id.len() >= 16, "{path}: {id}");
+        assert!(seen.insert(id), "request ids repeat");
+        if response.status >= 400 {
+            response.assert_problem(response.status);
+        }
+    }
+
+    for path in [
+        "/posts/",
+        "/posts/1/comments",
+        "/users/1/posts/1",
+        "/users/1/posts/",
+        "/POSTS",
+    ] {
+        app.get(path).await.assert_problem(404);
+    }
+
+    let cases = [
+        (Method::PATCH, "/posts/1", ["GET", "DELETE"].as_slice()),
+        (Method::PUT, "/posts/1", &["GET", "DELETE"]),
+        (Method::POST, "/posts/1", &["GET", "DELETE"]),
+        (Method::POST, "/posts", &["GET"]),
+        (Method::DELETE, "/posts", &["GET"]),
+        (Method::PUT, "/users/1/posts", &["GET", "POST"]),
+        (Method::DELETE, "/users/1/posts", &["GET", "POST"]),
+        (Method::PATCH, "/users/1/posts", &["GET", "POST"]),
+    ];
+    for (method, path, allowed) in cases {
+        let response = app.send(method, path, JSON, Some(b"{}".to_vec())).await;
+        response.assert_problem(405);
+        assert!(
+            response.header("x-request-id").is_some(),
+            "{path}: 405 without x-request-id"
+        );
+        let allow = response.header("allow").expect("Allow header");
+        let listed: Vec<&str> = allow.split(',').map(str::trim).collect();
+        for method in allowed {
+            assert!(
+                listed.contains(method),
+                "{path}: Allow {allow:?} lacks {method}"
+            );
+        }
+        assert!(
+            !listed.contains(&response.method.as_str()),
+            "{path}: Allow {allow:?} lists the refused {}",
+            response.method
+        );
+    }
+    // The 405s wrote nothing and deleted nothing.
+    assert_eq!(super::all_posts(app).await.len(), 1);
 }
