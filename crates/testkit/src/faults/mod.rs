@@ -18,6 +18,7 @@
 //! | `timeouts` | the statement timeout; a stalled request body is 408 |
 //! | `shutdown` | SIGTERM with a request in flight, on the real binary |
 //! | `security` | the password in no log or response; bound parameters; a quoted name |
+//! | `statements` | no N+1: the statements a request on posts sends, counted on the wire |
 //! | `hostile` | generated hostile requests, and malformed HTTP |
 //! | `helpers` | timed requests, traffic, the checks of a 503, waiting for recovery |
 //!
@@ -36,6 +37,7 @@ mod outage;
 mod overload;
 mod security;
 mod shutdown;
+mod statements;
 mod timeouts;
 mod writes;
 
@@ -78,6 +80,7 @@ where
         connect: [
             security::values_travel_as_bound_parameters,
             security::database_name_is_quoted,
+            statements::post_pages_cost_the_statements_of_one_post,
         ],
     ]
 }
@@ -105,6 +108,6 @@ mod tests {
     fn no_case_is_listed_twice() {
         let cases = cases_for(tier_raw::connect);
         assert_eq!(duplicate_names(&cases), Vec::<&str>::new());
-        assert!(cases.len() >= 18, "the suite lost cases: {}", cases.len());
+        assert!(cases.len() >= 19, "the suite lost cases: {}", cases.len());
     }
 }
