@@ -1,6 +1,7 @@
 //! The three tiers serve one API: the same request script, sent to each tier (each on
-//! a fresh database), must get the same statuses, headers and bodies. Only
-//! `created_at` values and request ids may differ, and they are masked.
+//! a fresh database), must get the same statuses, headers and bodies, for users and
+//! their posts alike. Only `created_at` values (a post's and its embedded author's) and
+//! request ids may differ, and they are masked.
 //!
 //! `cargo test -p testkit --test cross_tier` (needs PostgreSQL: see the README).
 
@@ -49,7 +50,7 @@ fn raw(
 /// not need a fault injected.
 fn script() -> Vec<Step> {
     use Method as M;
-    vec![
+    let mut steps = vec![
         step(M::GET, "/health", None),
         step(M::GET, "/users", None),
         step(
@@ -140,12 +141,126 @@ fn script() -> Vec<Step> {
             Some(json!({"name": null, "email": "bad@"})),
         ),
         step(M::PATCH, "/users/99", Some(json!({"name": "Nobody"}))),
+    ];
+    steps.extend(posts_script());
+    steps.extend([
+        // The cascade: user 3's posts (3 and 5) go with them.
         step(M::DELETE, "/users/3", None),
         step(M::DELETE, "/users/3", None),
         step(M::GET, "/users", None),
+        step(M::GET, "/posts/3", None),
+        step(M::GET, "/posts/5", None),
+        step(M::DELETE, "/posts/5", None),
+        step(M::GET, "/users/3/posts", None),
+        step(
+            M::POST,
+            "/users/3/posts",
+            Some(json!({"title": "Late", "body": ""})),
+        ),
+        step(M::GET, "/posts", None),
         step(M::PUT, "/users/1", Some(json!({"name": "X"}))),
         step(M::DELETE, "/users", None),
         step(M::GET, "/no/such/route", None),
+    ]);
+    steps
+}
+
+/// The posts part of the script: users 1 to 3 exist (user 2 renamed); user 3 is
+/// deleted after it, with their posts 3 and 5.
+fn posts_script() -> Vec<Step> {
+    use Method as M;
+    vec![
+        step(
+            M::POST,
+            "/users/1/posts",
+            Some(
+                json!({"title": "  Notes on the Analytical Engine ", "body": "It might act upon other things besides number.\r\n"}),
+            ),
+        ),
+        step(
+            M::POST,
+            "/users/2/posts",
+            Some(json!({"title": "Compilers", "body": "  indented\ttab  "})),
+        ),
+        step(
+            M::POST,
+            "/users/3/posts",
+            Some(json!({"title": "李小龍 👩🏽‍💻", "body": ""})),
+        ),
+        step(
+            M::POST,
+            "/users/1/posts",
+            Some(json!({"title": "Second", "body": "B"})),
+        ),
+        step(
+            M::POST,
+            "/users/3/posts",
+            Some(json!({"title": "Doomed with its author", "body": "x"})),
+        ),
+        step(
+            M::POST,
+            "/users/99/posts",
+            Some(json!({"title": "Nobody's", "body": ""})),
+        ),
+        step(
+            M::POST,
+            "/users/0/posts",
+            Some(json!({"title": "T", "body": ""})),
+        ),
+        step(
+            M::POST,
+            "/users/abc/posts",
+            Some(json!({"title": "T", "body": ""})),
+        ),
+        step(
+            M::POST,
+            "/users/1/posts",
+            Some(json!({"title": " ", "body": "\u{0}", "x": 1})),
+        ),
+        step(M::POST, "/users/1/posts", Some(json!({}))),
+        step(
+            M::POST,
+            "/users/1/posts",
+            Some(json!({"title": 5, "body": null})),
+        ),
+        step(M::POST, "/users/1/posts", Some(json!([1]))),
+        step(
+            M::POST,
+            "/users/1/posts",
+            Some(json!({"title": "t".repeat(201), "body": "b".repeat(4_001)})),
+        ),
+        raw(
+            M::POST,
+            "/users/1/posts",
+            Some("text/plain"),
+            br#"{"title": "T", "body": ""}"#,
+        ),
+        raw(
+            M::POST,
+            "/users/1/posts",
+            Some("application/json"),
+            br#"{"title": "T""#,
+        ),
+        step(M::GET, "/users/1/posts?limit=1", None),
+        step(M::GET, "/users/1/posts?limit=1&after_id=1", None),
+        step(M::GET, "/users/1/posts?limit=1&after_id=4", None),
+        step(M::GET, "/users/2/posts", None),
+        step(M::GET, "/users/99/posts", None),
+        step(M::GET, "/users/abc/posts", None),
+        step(M::GET, "/users/1/posts?limit=0&after_id=-1", None),
+        step(M::GET, "/posts?limit=2", None),
+        step(M::GET, "/posts?limit=2&after_id=2", None),
+        step(M::GET, "/posts?limit=2&after_id=4", None),
+        step(M::GET, "/posts?limit=501", None),
+        step(M::GET, "/posts?after_id=x", None),
+        step(M::GET, "/posts/1", None),
+        step(M::GET, "/posts/99", None),
+        step(M::GET, "/posts/abc", None),
+        step(M::PATCH, "/posts/1", Some(json!({"title": "X"}))),
+        step(M::PUT, "/users/1/posts", Some(json!({"title": "X"}))),
+        step(M::DELETE, "/posts/4", None),
+        step(M::DELETE, "/posts/4", None),
+        step(M::GET, "/users/1/posts", None),
     ]
 }
 
@@ -177,12 +292,17 @@ fn transcript(response: &TestResponse) -> Value {
     })
 }
 
+/// Masks every `created_at`, at any depth (a post's, and its embedded author's).
 fn mask_created_at(value: &mut Value) {
     match value {
         Value::Array(items) => items.iter_mut().for_each(mask_created_at),
         Value::Object(members) => {
-            if let Some(created_at) = members.get_mut("created_at") {
-                *created_at = json!("<created_at>");
+            for (name, member) in members.iter_mut() {
+                if name == "created_at" {
+                    *member = json!("<created_at>");
+                } else {
+                    mask_created_at(member);
+                }
             }
         }
         _ => {}
