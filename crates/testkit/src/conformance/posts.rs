@@ -2,8 +2,7 @@
 //! title and keeps the body exactly as sent, lists every failing field in a 422,
 //! answers 404 for an author that does not exist (the foreign key decides), 400 for
 //! an id that does not parse on every posts route, and a refused write changes
-//! nothing. The routes' errors are problem+json with an `x-request-id`, and a wrong
-//! method is a 405 with `Allow`, as on `/users`.
+//! nothing. (Request ids, 404 paths and 405s on the posts routes are in `routing`.)
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -336,6 +335,36 @@ pub(super) async fn post_for_missing_user_is_404(app: &TestApp) {
         );
     }
     assert!(all_posts(app).await.is_empty());
+}
+
+/// Posts written while their author is being deleted: each is a 201 (written before
+/// the delete, then removed with the user) or a 404 (the foreign key found no user),
+/// never a 500; afterwards no post of theirs is left.
+pub(super) async fn post_racing_its_authors_delete_is_201_or_404(app: &TestApp) {
+    for round in 0..3 {
+        let doomed = id_of(
+            &app.create_user("Doomed", &format!("doomed{round}@example.com"))
+                .await,
+        );
+        let path = format!("/users/{doomed}/posts");
+        let writes = (0..12).map(|index| {
+            let body = json!({"title": format!("Race {index}"), "body": ""});
+            let path = path.clone();
+            async move { app.post_json(&path, &body).await }
+        });
+        let user_path = format!("/users/{doomed}");
+        let delete = app.delete(&user_path);
+        // All in flight at once: `join` polls the delete and the writes together.
+        let (deleted, written) = futures::join!(delete, futures::future::join_all(writes));
+        deleted.assert_status(204);
+        for response in written.iter().filter(|response| response.status != 201) {
+            response.assert_problem(404);
+        }
+    }
+    assert!(
+        all_posts(app).await.is_empty(),
+        "posts outlived their author"
+    );
 }
 
 /// An `{id}` that is not a 64-bit integer is 400 on every posts route and method.
