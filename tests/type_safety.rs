@@ -1,12 +1,15 @@
 //! The lecture's "type safety" row, shown rather than claimed.
 //!
-//! The same two mistakes, a misspelled column and a wrong Rust type, in each tier:
+//! The same three mistakes in each tier: a misspelled column, a wrong Rust type, and the
+//! one relations invite, a LEFT JOIN's author read as if it were always there (the
+//! columns of the joined `users` are NULL for a post without a matching user, however
+//! `NOT NULL` they are in their table):
 //!
-//! | tier | a misspelled column | a wrong Rust type |
-//! | --- | --- | --- |
-//! | raw (tokio-postgres) | compiles; the query fails at run time | compiles; `try_get` fails at run time |
-//! | sqlx (`query!`) | compile error, PostgreSQL's own message | compile error (E0308) |
-//! | SeaORM (entity) | compile error: no such `Column` variant (E0599) | compile error (E0308) |
+//! | tier | a misspelled column | a wrong Rust type | a LEFT JOIN's author as non-null |
+//! | --- | --- | --- | --- |
+//! | raw (tokio-postgres) | compiles; the query fails at run time | compiles; `try_get` fails at run time | compiles; `try_get` fails at run time on a NULL |
+//! | sqlx (`query!`, `query_as!`) | compile error, PostgreSQL's own message | compile error (E0308) | compile error (E0277): the column is an `Option<String>` |
+//! | SeaORM (entity) | compile error: no such `Column` variant (E0599) | compile error (E0308) | compile error (E0308): `find_also_related` yields `Option<user::Model>` |
 //!
 //! The raw tier's run-time failures are asserted below. The compile errors are
 //! `trybuild` cases in `tests/compile-fail/`, each with the `.stderr` the compiler must
@@ -18,18 +21,23 @@
 //! not change its own environment: `std::env::set_var` is `unsafe`, and the workspace
 //! forbids `unsafe`). The macros then ask PostgreSQL to describe each query.
 //!
-//! One case, a misspelled column inside the SQL (`tests/compile-fail-online/`), fails
-//! with the server's own message, whose wording and reported source line depend on the
+//! Two sqlx cases rest on what the server itself answers, and live in
+//! `tests/compile-fail-online/`. A misspelled column inside the SQL fails with the
+//! server's own message, whose wording and reported source line depend on the
 //! PostgreSQL version and locale. Its expected output is a template: the test first
 //! sends the same SQL to the server through tokio-postgres, and fills in what the server
-//! said, so the check is that sqlx's compile error is exactly the server's verdict.
+//! said, so the check is that sqlx's compile error is exactly the server's verdict. The
+//! LEFT JOIN's nullable author is inferred from the server's plan (`EXPLAIN`), since the
+//! table says `users.name` is `NOT NULL`; its expected output is exact but for the
+//! case's path (trybuild shows a case outside `tests/` by its absolute path).
 //!
 //! The first run builds the dependencies once more for trybuild, in
 //! `target/tests/trybuild/` (several minutes on two cores); later runs reuse them.
 //!
 //! To accept new compiler messages after a toolchain or library upgrade, review them
 //! and run `TRYBUILD=overwrite cargo test -p users-course --test type_safety` (the
-//! online case's template, `sqlx_misspelled_column.stderr.in`, is edited by hand).
+//! online cases' templates, `tests/compile-fail-online/*.stderr.in`, are edited by
+//! hand: `$CASE_PATH` for the case's path, `$POSTGRES_ERROR` for the server's message).
 
 // Test code: a panic with a message is how a failed expectation is reported, in the
 // helpers too (clippy.toml allows unwrap/expect only inside #[test] functions).
@@ -121,6 +129,41 @@ async fn raw_tier_wrong_rust_type_compiles_and_fails_at_run_time() {
     );
 }
 
+#[tokio::test]
+async fn raw_tier_left_join_author_as_non_null_compiles_and_fails_at_run_time() {
+    let (_db, client) = database_with_one_user().await;
+    client
+        .batch_execute(
+            "INSERT INTO posts (user_id, title, body) SELECT id, 'Hello', 'A first post' FROM users",
+        )
+        .await
+        .expect("insert a post");
+    // The foreign key gives every post an author, so the join below is off by one on
+    // purpose: it finds no user for the post, as a LEFT JOIN finds none for any row
+    // without a match, and fills the user's columns with NULL.
+    let row = client
+        .query_one(
+            "SELECT p.id, u.name AS author_name \
+             FROM posts p LEFT JOIN users u ON u.id = p.user_id + 1",
+            &[],
+        )
+        .await
+        .expect("a correct query");
+
+    // `users.name` is `NOT NULL` in its table, and a `String` is asked for: that
+    // compiles, and fails on the first row without an author.
+    let err = row
+        .try_get::<_, String>("author_name")
+        .expect_err("a missing author read as a String");
+    assert_eq!(
+        chain(&err),
+        "error deserializing column 1: a Postgres value was `NULL`"
+    );
+    // What the other two tiers make you write: the author may be absent.
+    let author_name: Option<String> = row.try_get("author_name").expect("an Option");
+    assert_eq!(author_name, None);
+}
+
 /// The error and its causes, the way `anyhow`'s `{:#}` prints them.
 fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
@@ -141,7 +184,9 @@ fn checked_queries_and_entities_reject_the_same_mistakes_at_compile_time() {
         // The child: the environment is set up, run the cases.
         let cases = trybuild::TestCases::new();
         cases.compile_fail("tests/compile-fail/*.rs");
-        cases.compile_fail(online_case(&server_error.to_string_lossy()));
+        for case in online_cases(&server_error.to_string_lossy()) {
+            cases.compile_fail(case);
+        }
         return;
     }
     // The parent: a database with the schema for sqlx's macros to ask, then the child.
@@ -191,29 +236,51 @@ fn checked_queries_and_entities_reject_the_same_mistakes_at_compile_time() {
 /// The misspelled query of `tests/compile-fail-online/sqlx_misspelled_column.rs`.
 const MISSPELLED_SQL: &str = "SELECT id, emial FROM users ORDER BY id";
 
-/// Copies the misspelled-SQL case to [`ONLINE_DIR`] with its expected output, filled in
-/// with what the server itself said about that SQL. The server's wording, and the line
-/// of its own source code it reports, differ between PostgreSQL versions and locales;
-/// the proof is that sqlx's compile error is exactly the server's verdict.
-fn online_case(server_error: &str) -> PathBuf {
+/// Copies every case of `tests/compile-fail-online/` (`NAME.rs`, with its template
+/// `NAME.stderr.in`) to [`ONLINE_DIR`], each with its expected output filled in:
+/// `$CASE_PATH` with where the copy is (trybuild shows a case outside `tests/` by its
+/// absolute path), and `$POSTGRES_ERROR` with what the server itself said about the
+/// misspelled SQL. The server's wording, and the line of its own source code it
+/// reports, differ between PostgreSQL versions and locales; the proof is that sqlx's
+/// compile error is exactly the server's verdict.
+fn online_cases(server_error: &str) -> Vec<PathBuf> {
     let root = users_course::anchors::workspace_root();
     let from = root.join("tests/compile-fail-online");
     let to = root.join(ONLINE_DIR);
     std::fs::create_dir_all(&to).expect("create target/type-safety");
-    let source = std::fs::read_to_string(from.join("sqlx_misspelled_column.rs")).expect("case");
+    let misspelled = std::fs::read_to_string(from.join("sqlx_misspelled_column.rs"))
+        .expect("the misspelled-column case");
     assert!(
-        source.contains(MISSPELLED_SQL),
+        misspelled.contains(MISSPELLED_SQL),
         "the case must run {MISSPELLED_SQL:?}"
     );
-    let expected = std::fs::read_to_string(from.join("sqlx_misspelled_column.stderr.in"))
-        .expect("expected output");
-    let case = to.join("sqlx_misspelled_column.rs");
-    std::fs::write(&case, source).expect("write case");
-    // trybuild shows a case outside `tests/` by its absolute path.
-    let expected = expected
-        .replace("$POSTGRES_ERROR", server_error)
-        .replace("$CASE_PATH", &case.to_string_lossy());
-    std::fs::write(to.join("sqlx_misspelled_column.stderr"), expected)
-        .expect("write expected output");
-    case
+    let mut names: Vec<String> = std::fs::read_dir(&from)
+        .expect("list tests/compile-fail-online")
+        .map(|entry| entry.expect("a folder entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
+        .map(|path| {
+            path.file_stem()
+                .expect("a name")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|name| {
+            let source = std::fs::read_to_string(from.join(format!("{name}.rs")))
+                .unwrap_or_else(|err| panic!("read the case {name}.rs: {err}"));
+            let expected = std::fs::read_to_string(from.join(format!("{name}.stderr.in")))
+                .unwrap_or_else(|err| panic!("read the expected output {name}.stderr.in: {err}"));
+            let case = to.join(format!("{name}.rs"));
+            std::fs::write(&case, source).expect("write case");
+            let expected = expected
+                .replace("$POSTGRES_ERROR", server_error)
+                .replace("$CASE_PATH", &case.to_string_lossy());
+            std::fs::write(to.join(format!("{name}.stderr")), expected)
+                .expect("write expected output");
+            case
+        })
+        .collect()
 }
