@@ -9,7 +9,9 @@
 //! loop would make 51), rows (the same 50), and bytes (each row is wider: 9 columns
 //! and a body of text instead of 4 short columns), plus the CPU the tier and the
 //! database spend per request, which is where bytes turn into time on a machine whose
-//! cores are all busy.
+//! cores are all busy. (Measured at 1,000 users with 10 posts each: the database's CPU
+//! per request grows about 5x, with the author lookups and the bytes, the tier's about
+//! 2x; the round trips do not change.)
 
 use std::fmt::Write as _;
 
@@ -154,8 +156,9 @@ impl Report {
             "`GET /posts?limit=50` (posts) against `GET /users?limit=50` (list), both from \
              a random start: the same page of 50 rows, but each post comes with its author \
              joined in. One join is one statement, so the round trips stay those of list \
-             (an N+1 loop would make 51); the rows stay 50; what grows is the bytes of \
-             each row, and the CPU the tier spends decoding them and writing the JSON. The \
+             (an N+1 loop would make 51) and the rows stay 50. What grows is the work per \
+             row: the database looks up each post's author and sends rows several times \
+             wider, and the tier decodes them and writes the JSON. The \
              goal: posts keeps at least a third of list's requests/s. Per request: round \
              trips (one request at a time, and with every connection busy), rows and bytes \
              through the counting proxy; CPU ms per 1,000 requests from the timed rounds.\n"
