@@ -34,6 +34,7 @@ use crate::error::{PROBLEM_JSON, problem_response};
 use crate::extract::BODY_LIMIT;
 use crate::routes;
 use crate::store::UserStore;
+use crate::unread_body::drain_unread_body;
 
 /// The header that carries the request id.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -147,6 +148,7 @@ pub fn router<S: UserStore>(store: S) -> Router {
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(middleware::from_fn(problem_json))
+                .layer(middleware::from_fn(drain_unread_body))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::SERVICE_UNAVAILABLE,
                     REQUEST_TIMEOUT,

@@ -108,7 +108,7 @@ async fn read_limited(mut body: Body) -> Result<Bytes, ApiError> {
 }
 
 /// Reads and discards what is left of a refused body, within the drain bounds.
-async fn drain(mut body: Body, already_read: usize) {
+pub(crate) async fn drain(mut body: Body, already_read: usize) {
     let discard = async {
         let mut total = already_read;
         while let Some(Ok(frame)) = body.frame().await {

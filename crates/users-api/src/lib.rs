@@ -18,6 +18,7 @@
 //! * [`pool`]: the pool settings every tier shares (size, deadlines, idle check).
 //! * [`server`]: `run_tier` (a tier's whole `main`), `serve` with graceful shutdown.
 //! * [`schema`]: the SQL of `migrations/`, embedded for the tiers that apply it by hand.
+//! * [`unread_body`]: a request body nobody read is drained before the answer leaves.
 //! * [`sqlstate`]: what PostgreSQL's error codes and constraint names mean for the API.
 
 pub mod app;
@@ -31,6 +32,7 @@ pub mod schema;
 pub mod server;
 pub mod sqlstate;
 pub mod store;
+pub mod unread_body;
 pub mod validate;
 
 pub use app::{ApiDoc, router};

@@ -106,6 +106,7 @@ pub fn cases<C>() -> Vec<Case<C>> {
             routing::wrong_method_is_405_with_allow,
             routing::health_is_ok,
             routing::request_id_is_echoed_or_generated,
+            routing::unread_bodies_still_get_their_answer,
             routing::posts_routes_have_request_ids_404s_and_405s,
             docs::openapi_documents_every_route_and_status,
             docs::docs_are_served_without_internet,

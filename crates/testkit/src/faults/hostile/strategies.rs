@@ -51,10 +51,14 @@ pub(super) fn path() -> impl Strategy<Value = String> {
         3 => Just("/users".to_owned()),
         5 => segment().prop_map(|id| format!("/users/{id}")),
         1 => (segment(), segment()).prop_map(|(a, b)| format!("/users/{a}/{b}")),
+        2 => segment().prop_map(|id| format!("/users/{id}/posts")),
+        2 => Just("/posts".to_owned()),
+        3 => segment().prop_map(|id| format!("/posts/{id}")),
         1 => Just("/health".to_owned()),
         1 => prop::sample::select(vec![
             "/openapi.json", "/docs", "/docs/", "/docs/index.html", "/", "/users/", "//users",
-            "/USERS", "/health/", "/users//1", "/users/1/", "/%75sers",
+            "/USERS", "/health/", "/users//1", "/users/1/", "/%75sers", "/posts/",
+            "/users/1/posts/", "/posts/1/author", "/POSTS",
         ])
         .prop_map(str::to_owned),
         1 => segment().prop_map(|rest| format!("/docs/{rest}")),
