@@ -6,27 +6,26 @@
 //! cargo run --example n_plus_one -- --quick    # 3 repetitions instead of 7
 //! ```
 //!
-//! It finds the PostgreSQL server as the tier servers do (`DATABASE_URL`, or `DB_USER`,
-//! `DB_PASS`, `DB_HOST`, `DB_PORT`, `DB_NAME`, from the environment or a `.env` file),
-//! and (re)creates a database of its own there, `n_plus_one_demo`: the schema of
-//! `migrations/`, 1,000 users, 10 posts each (made by `generate_series`, in a fraction of
-//! a second). Then it lists the first 100 posts, each with its author:
+//! It finds the PostgreSQL server as the tier servers do (`DATABASE_URL`, or the `DB_*`
+//! pieces, from the environment or `.env`) and (re)creates its own database there,
+//! `n_plus_one_demo`: the schema of `migrations/`, 1,000 users with 10 posts each (made by
+//! `generate_series` in a fraction of a second). Then it lists the first 100 posts, each
+//! with its author:
 //!
-//! * **the naive loop**: one query for the posts, then one query per post for its author.
-//!   It reads naturally and it is what an ORM's lazy `post.author` does behind your back:
+//! * **the naive loop**: one query for the posts, then one per post for its author. It
+//!   reads naturally, and it is what an ORM's lazy `post.author` does behind your back:
 //!   1 + N statements, 101 for 100 posts, 501 for a page of 500;
 //! * **a join**: `posts JOIN users`, one statement whatever the page size;
 //! * in SeaORM, its two ways out: `find_also_related` (the join, built from the relation
 //!   declared in `tier_orm::entity::post`) and the loader `load_one` (the posts, then one
 //!   `users WHERE id IN (...)`: two statements whatever the page size).
 //!
-//! The counts are measured, not predicted: every library here connects through a small
-//! proxy that relays the PostgreSQL wire protocol ([`testkit::wire::relay`]) and counts
-//! what the client sends. A statement is an `Execute` (extended protocol) or a `Query`
-//! (simple protocol); a round trip is a turn of the conversation from client to server.
-//! Each way runs once to warm up (statements prepared, connections open), then a few
-//! times; the time is the median. What you should see (a debug build on a busy 2-core
-//! machine; times vary, counts do not):
+//! The counts are measured, not predicted: every library connects through the bench's
+//! counting proxy (`crates/bench/src/proxy.rs`), which relays the PostgreSQL protocol and
+//! counts the messages. A statement is an `Execute` (extended protocol) or a `Query`
+//! (simple); a round trip is a turn from the client sending to the server answering. Each
+//! way runs once to warm up, then a few times; the time is the median. What you should
+//! see (a debug build on a busy 2-core machine; times vary, counts do not):
 //!
 //! ```text
 //! tier-raw   naive loop            101 statements   101 round trips    33.9 ms
@@ -38,20 +37,16 @@
 //! tier-orm   load_one                2 statements     4 round trips     4.5 ms
 //! ```
 //!
-//! The gap grows with the page and with the distance to the database: each of the 100
-//! extra statements waits for its round trip, here over loopback, across a network a
+//! Each extra statement waits for its round trip: over loopback here, across a network a
 //! millisecond or more each. SeaORM's round trips are twice its statements because its
-//! pool (sqlx's) pings a connection each time it goes back. Every way returns the same 100
-//! posts with the same authors, which the example checks before it prints anything. The
-//! database is left for you to explore (`psql -d n_plus_one_demo`); the next run
-//! recreates it.
+//! pool (sqlx's) pings a connection each time it goes back. The example checks that every
+//! way lists the same posts with the same authors, and leaves the database for you to
+//! explore (`psql -d n_plus_one_demo`); the next run recreates it.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use bench::proxy::Proxy;
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, EntityTrait as _, LoaderTrait as _,
     ModelTrait as _, QueryOrder as _, QuerySelect as _,
@@ -59,7 +54,6 @@ use sea_orm::{
 use secrecy::ExposeSecret as _;
 use sqlx::types::chrono::{DateTime, Utc};
 use sqlx::{Connection as _, PgConnection};
-use testkit::wire::{ConnectionSplitter, Frame, RelayHooks, Side, relay};
 use tier_orm::entity::prelude::{Post, User};
 use tier_orm::entity::{post, user};
 use tokio_postgres::NoTls;
@@ -81,16 +75,13 @@ const POSTS_SQL: &str =
     "SELECT id, user_id, title, body, created_at FROM posts ORDER BY id LIMIT $1";
 const AUTHOR_SQL: &str = "SELECT id, name, email, created_at FROM users WHERE id = $1";
 const JOIN_SQL: &str = "SELECT p.id, p.user_id, p.title, p.body, p.created_at, \
-     u.name AS author_name, u.email AS author_email, u.created_at AS author_created_at \
+     u.id AS author_id, u.name AS author_name, u.email AS author_email, u.created_at AS author_created_at \
      FROM posts p JOIN users u ON u.id = p.user_id ORDER BY p.id LIMIT $1";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let repetitions = if std::env::args().any(|arg| arg == "--quick") {
-        3
-    } else {
-        7
-    };
+    let quick = std::env::args().any(|arg| arg == "--quick");
+    let repetitions = if quick { 3 } else { 7 };
 
     // 1. The server, found as the tiers find it, and a fresh database on it.
     let demo = users_api::config::database_from_env()?.with_database(DEMO_DATABASE);
@@ -101,94 +92,135 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // 2. Every library below connects through the counting proxy.
-    let proxy = CountingProxy::start(format!("{}:{}", demo.host(), demo.port())).await?;
-    let url = proxy.url_for(&demo)?;
-    let mut rows = Vec::new();
+    let proxy = Proxy::start(format!("{}:{}", demo.host(), demo.port())).await?;
+    let url = proxy.url_through(&demo)?.expose_secret().to_owned();
+    let mut lesson = Lesson {
+        proxy,
+        repetitions,
+        rows: Vec::new(),
+    };
 
     // 3. Tier I: tokio-postgres, one connection, statements prepared once.
     let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
     let connection = tokio::spawn(connection);
     let raw = RawStatements::prepare(&client).await?;
-    rows.push((
-        "tier-raw",
-        "naive loop",
-        proxy
-            .measure(repetitions, async || raw.naive(&client).await)
-            .await?,
-    ));
-    rows.push((
-        "tier-raw",
-        "join",
-        proxy
-            .measure(repetitions, async || raw.join(&client).await)
-            .await?,
-    ));
+    let naive = async || raw.naive(&client).await;
+    lesson.way("tier-raw", "naive loop", naive).await?;
+    let join = async || raw.join(&client).await;
+    lesson.way("tier-raw", "join", join).await?;
     drop(client);
     connection.await??;
 
     // 4. Tier II: sqlx, one connection (sqlx prepares and caches each statement itself).
     let mut conn = PgConnection::connect(&url).await?;
-    rows.push((
-        "tier-sqlx",
-        "naive loop",
-        proxy
-            .measure(repetitions, async || sqlx_naive(&mut conn).await)
-            .await?,
-    ));
-    rows.push((
-        "tier-sqlx",
-        "join",
-        proxy
-            .measure(repetitions, async || sqlx_join(&mut conn).await)
-            .await?,
-    ));
+    let naive = async || sqlx_naive(&mut conn).await;
+    lesson.way("tier-sqlx", "naive loop", naive).await?;
+    let join = async || sqlx_join(&mut conn).await;
+    lesson.way("tier-sqlx", "join", join).await?;
     conn.close().await?;
 
     // 5. Tier III: SeaORM, whose pool here holds one connection.
     let db = orm_connect(&url).await?;
-    rows.push((
-        "tier-orm",
-        "naive loop",
-        proxy
-            .measure(repetitions, async || orm_naive(&db).await)
-            .await?,
-    ));
-    rows.push((
-        "tier-orm",
-        "find_also_related",
-        proxy
-            .measure(repetitions, async || orm_also_related(&db).await)
-            .await?,
-    ));
-    rows.push((
-        "tier-orm",
-        "load_one",
-        proxy
-            .measure(repetitions, async || orm_load_one(&db).await)
-            .await?,
-    ));
+    let naive = async || orm_naive(&db).await;
+    lesson.way("tier-orm", "naive loop", naive).await?;
+    let join = async || orm_join(&db).await;
+    lesson.way("tier-orm", "find_also_related", join).await?;
+    let loader = async || orm_load_one(&db).await;
+    lesson.way("tier-orm", "load_one", loader).await?;
     db.close().await?;
 
     // 6. Every way found the same posts and authors; then the table.
-    let expected = &rows[0].2.posts;
-    anyhow::ensure!(
-        expected.len() == PAGE as usize,
-        "{} posts, not {PAGE}",
-        expected.len()
-    );
-    for (tier, way, measured) in &rows {
+    lesson.print()
+}
+
+/// The ways measured so far, and how: the proxy that counts, the repetitions.
+struct Lesson {
+    proxy: Proxy,
+    repetitions: usize,
+    rows: Vec<Row>,
+}
+
+/// One way: what one run sent, the median time, and the posts it listed.
+struct Row {
+    tier: &'static str,
+    way: &'static str,
+    statements: u64,
+    round_trips: u64,
+    median_ms: f64,
+    posts: Vec<PostWithAuthor>,
+}
+
+impl Lesson {
+    /// Runs `list` once to warm up, then `repetitions` times, and keeps the median time
+    /// and the statements and round trips of one run (every run must send as many).
+    async fn way(
+        &mut self,
+        tier: &'static str,
+        way: &'static str,
+        mut list: impl AsyncFnMut() -> anyhow::Result<Vec<PostWithAuthor>>,
+    ) -> anyhow::Result<()> {
+        let posts = list().await?;
+        // Lets what a library does after answering (a pool's ping as a connection goes
+        // back) land before a snapshot, so each run is charged its own traffic.
+        let settle = Duration::from_millis(20);
+        let (mut times, mut counts) = (Vec::new(), Vec::new());
+        for _ in 0..self.repetitions {
+            tokio::time::sleep(settle).await;
+            let before = self.proxy.snapshot();
+            let started = Instant::now();
+            list().await?;
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            tokio::time::sleep(settle).await;
+            let run = self.proxy.snapshot().since(&before);
+            // A statement is an `Execute` (extended protocol) or a `Query` (simple).
+            let sent = |kind: u8| run.client.get(&kind).copied().unwrap_or(0);
+            counts.push((sent(b'E') + sent(b'Q'), run.round_trips));
+        }
+        times.sort_by(f64::total_cmp);
+        let (statements, round_trips) = counts.iter().copied().max().unwrap_or_default();
         anyhow::ensure!(
-            &measured.posts == expected,
-            "{tier} {way} listed other posts or authors"
+            counts.iter().all(|c| c.0 == statements),
+            "{tier} {way}: runs sent different numbers of statements: {counts:?}"
         );
+        let median_ms = times.get(times.len() / 2).copied().unwrap_or_default();
+        let row = Row {
+            tier,
+            way,
+            statements,
+            round_trips,
+            median_ms,
+            posts,
+        };
+        self.rows.push(row);
+        Ok(())
     }
-    for (tier, way, m) in &rows {
-        println!(
-            "{tier:<10} {way:<20} {:>4} statements {:>5} round trips {:>7.1} ms",
-            m.statements, m.round_trips, m.median_ms
-        );
+
+    /// Checks that every way listed the same posts with the same authors, then prints
+    /// one line per way.
+    fn print(&self) -> anyhow::Result<()> {
+        let first = self.rows.first().context("nothing measured")?;
+        let count = first.posts.len();
+        anyhow::ensure!(count == PAGE as usize, "{count} posts, not {PAGE}");
+        for Row {
+            tier,
+            way,
+            statements,
+            round_trips,
+            median_ms,
+            posts,
+        } in &self.rows
+        {
+            anyhow::ensure!(
+                posts == &first.posts,
+                "{tier} {way} listed other posts or authors"
+            );
+            println!(
+                "{tier:<10} {way:<20} {statements:>4} statements {round_trips:>5} round trips \
+                 {median_ms:>7.1} ms"
+            );
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -217,12 +249,7 @@ impl RawStatements {
         for row in client.query(&self.posts, &[&PAGE]).await? {
             let post = raw_post(&row)?;
             let author = client.query_one(&self.author, &[&post.user_id]).await?;
-            let author = UserRead {
-                id: author.try_get("id")?,
-                name: author.try_get("name")?,
-                email: author.try_get("email")?,
-                created_at: author.try_get("created_at")?,
-            };
+            let author = raw_user(&author, "")?;
             out.push(PostWithAuthor { post, author });
         }
         Ok(out)
@@ -235,18 +262,23 @@ impl RawStatements {
         let rows = client.query(&self.join, &[&PAGE]).await?;
         rows.iter()
             .map(|row| {
-                let post = raw_post(row)?;
-                let author = UserRead {
-                    id: post.user_id,
-                    name: row.try_get("author_name")?,
-                    email: row.try_get("author_email")?,
-                    created_at: row.try_get("author_created_at")?,
-                };
+                let (post, author) = (raw_post(row)?, raw_user(row, "author_")?);
                 Ok(PostWithAuthor { post, author })
             })
             .collect()
     }
     // ANCHOR_END: raw_join
+}
+
+/// The user in `row`'s columns whose names start with `prefix`.
+fn raw_user(row: &tokio_postgres::Row, prefix: &str) -> Result<UserRead, tokio_postgres::Error> {
+    let column = |name: &str| format!("{prefix}{name}");
+    Ok(UserRead {
+        id: row.try_get(column("id").as_str())?,
+        name: row.try_get(column("name").as_str())?,
+        email: row.try_get(column("email").as_str())?,
+        created_at: row.try_get(column("created_at").as_str())?,
+    })
 }
 
 fn raw_post(row: &tokio_postgres::Row) -> Result<PostRead, tokio_postgres::Error> {
@@ -293,6 +325,16 @@ impl From<PostRow> for PostRead {
     }
 }
 
+/// A user from its columns, in `users`' order.
+fn user((id, name, email, created_at): (i64, String, String, DateTime<Utc>)) -> UserRead {
+    UserRead {
+        id,
+        name,
+        email,
+        created_at,
+    }
+}
+
 // ANCHOR: sqlx_naive
 /// One query for the page, then one per post: 1 + N statements.
 async fn sqlx_naive(conn: &mut PgConnection) -> anyhow::Result<Vec<PostWithAuthor>> {
@@ -302,20 +344,12 @@ async fn sqlx_naive(conn: &mut PgConnection) -> anyhow::Result<Vec<PostWithAutho
         .await?;
     let mut out = Vec::new();
     for post in posts {
-        let (id, name, email, created_at) = sqlx::query_as(AUTHOR_SQL)
+        let author = sqlx::query_as(AUTHOR_SQL)
             .bind(post.user_id)
             .fetch_one(&mut *conn)
             .await?;
-        let author = UserRead {
-            id,
-            name,
-            email,
-            created_at,
-        };
-        out.push(PostWithAuthor {
-            post: post.into(),
-            author,
-        });
+        let (post, author) = (post.into(), user(author));
+        out.push(PostWithAuthor { post, author });
     }
     Ok(out)
 }
@@ -331,12 +365,12 @@ async fn sqlx_join(conn: &mut PgConnection) -> anyhow::Result<Vec<PostWithAuthor
     Ok(rows
         .into_iter()
         .map(|row| PostWithAuthor {
-            author: UserRead {
-                id: row.post.user_id,
-                name: row.author_name,
-                email: row.author_email,
-                created_at: row.author_created_at,
-            },
+            author: user((
+                row.post.user_id,
+                row.author_name,
+                row.author_email,
+                row.author_created_at,
+            )),
             post: row.post.into(),
         })
         .collect())
@@ -372,38 +406,26 @@ async fn orm_page(db: &DatabaseConnection) -> anyhow::Result<Vec<post::Model>> {
 async fn orm_naive(db: &DatabaseConnection) -> anyhow::Result<Vec<PostWithAuthor>> {
     let mut out = Vec::new();
     for post in orm_page(db).await? {
-        let author = post
-            .find_related(User)
-            .one(db)
-            .await?
-            .context("a post without its author")?;
-        out.push(from_models(post, author));
+        let author = post.find_related(User).one(db).await?;
+        out.push(from_models((post, author))?);
     }
     Ok(out)
 }
 // ANCHOR_END: orm_naive
 
-// ANCHOR: orm_also_related
+// ANCHOR: orm_join
 /// `find_also_related`: a LEFT JOIN built from the relation, 1 statement. (tier-orm uses
 /// `find_both_related`, the INNER JOIN, whose author is not an `Option`.)
-async fn orm_also_related(db: &DatabaseConnection) -> anyhow::Result<Vec<PostWithAuthor>> {
+async fn orm_join(db: &DatabaseConnection) -> anyhow::Result<Vec<PostWithAuthor>> {
     let pairs = Post::find()
         .find_also_related(User)
         .order_by_asc(post::Column::Id)
         .limit(PAGE as u64)
         .all(db)
         .await?;
-    pairs
-        .into_iter()
-        .map(|(post, author)| {
-            Ok(from_models(
-                post,
-                author.context("a post without its author")?,
-            ))
-        })
-        .collect()
+    pairs.into_iter().map(from_models).collect()
 }
-// ANCHOR_END: orm_also_related
+// ANCHOR_END: orm_join
 
 // ANCHOR: orm_load_one
 /// The loader: the page, then `users WHERE id IN (...)` for all of its authors at once,
@@ -411,21 +433,16 @@ async fn orm_also_related(db: &DatabaseConnection) -> anyhow::Result<Vec<PostWit
 async fn orm_load_one(db: &DatabaseConnection) -> anyhow::Result<Vec<PostWithAuthor>> {
     let posts = orm_page(db).await?;
     let authors = posts.load_one(User, db).await?;
-    posts
-        .into_iter()
-        .zip(authors)
-        .map(|(post, author)| {
-            Ok(from_models(
-                post,
-                author.context("a post without its author")?,
-            ))
-        })
-        .collect()
+    posts.into_iter().zip(authors).map(from_models).collect()
 }
 // ANCHOR_END: orm_load_one
 
-fn from_models(post: post::Model, author: user::Model) -> PostWithAuthor {
-    PostWithAuthor {
+/// The API's view of a post model and its author's (which the foreign key guarantees).
+fn from_models(
+    (post, author): (post::Model, Option<user::Model>),
+) -> anyhow::Result<PostWithAuthor> {
+    let author = author.context("a post without its author")?;
+    Ok(PostWithAuthor {
         post: PostRead {
             id: post.id,
             user_id: post.user_id,
@@ -433,17 +450,12 @@ fn from_models(post: post::Model, author: user::Model) -> PostWithAuthor {
             body: post.body,
             created_at: post.created_at,
         },
-        author: UserRead {
-            id: author.id,
-            name: author.name,
-            email: author.email,
-            created_at: author.created_at,
-        },
-    }
+        author: user((author.id, author.name, author.email, author.created_at)),
+    })
 }
 
 // ---------------------------------------------------------------------------------------
-// The database, and the counting proxy.
+// The database.
 
 /// Drops and recreates `demo`, applies every migration, and seeds it on the server: users
 /// 1..=USERS, and posts dealt out to them in turn (post `g` by user `(g - 1) % USERS + 1`),
@@ -465,21 +477,15 @@ async fn create_and_seed(demo: &DatabaseConfig) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("applying {}", migration.name))?;
     }
-    client
-        .execute(
-            "INSERT INTO users (name, email) \
-             SELECT 'User ' || g, 'user' || g || '@example.com' FROM generate_series(1, $1::bigint) AS g",
-            &[&USERS],
-        )
-        .await?;
-    client
-        .execute(
-            "INSERT INTO posts (user_id, title, body) \
-             SELECT (g - 1) % $1::bigint + 1, 'Post ' || g, 'The body of post ' || g \
-             FROM generate_series(1, $1::bigint * $2::bigint) AS g",
-            &[&USERS, &POSTS_PER_USER],
-        )
-        .await?;
+    // Constants of this file, so splicing them into the SQL is safe.
+    let seed = format!(
+        "INSERT INTO users (name, email) SELECT 'User ' || g, 'user' || g || '@example.com' \
+         FROM generate_series(1, {USERS}) AS g; \
+         INSERT INTO posts (user_id, title, body) \
+         SELECT (g - 1) % {USERS} + 1, 'Post ' || g, 'The body of post ' || g \
+         FROM generate_series(1, {USERS} * {POSTS_PER_USER}) AS g"
+    );
+    client.batch_execute(&seed).await?;
     client.batch_execute("VACUUM ANALYZE users, posts").await?;
     Ok(())
 }
@@ -491,137 +497,4 @@ async fn connect(db: &DatabaseConfig) -> anyhow::Result<tokio_postgres::Client> 
         .with_context(|| format!("connecting to {db} (is PostgreSQL running?)"))?;
     tokio::spawn(connection);
     Ok(client)
-}
-
-/// What crossed the proxy so far, summed over its connections.
-#[derive(Debug, Default)]
-struct Totals {
-    /// `Execute` and `Query` messages from the client.
-    statements: AtomicU64,
-    /// Turns from the client sending to the server answering.
-    round_trips: AtomicU64,
-}
-
-/// A TCP proxy in front of PostgreSQL that counts statements and round trips.
-struct CountingProxy {
-    addr: SocketAddr,
-    totals: Arc<Totals>,
-}
-
-/// One way's figures: the median time, and what one run sent.
-struct Measured {
-    statements: u64,
-    round_trips: u64,
-    median_ms: f64,
-    posts: Vec<PostWithAuthor>,
-}
-
-impl CountingProxy {
-    /// Listens on a free port of 127.0.0.1 and relays every connection to `upstream`.
-    async fn start(upstream: String) -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let totals = Arc::new(Totals::default());
-        let shared = Arc::clone(&totals);
-        // The task ends with the program.
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let hooks = Counting {
-                    totals: Arc::clone(&shared),
-                    state: Mutex::default(),
-                };
-                let upstream = upstream.clone();
-                tokio::spawn(async move { relay(client, &upstream, &hooks).await });
-            }
-        });
-        Ok(Self { addr, totals })
-    }
-
-    /// `db`'s URL with this proxy as host and port, and `sslmode=disable`: TLS would
-    /// make the messages unreadable (sqlx asks for it when the server offers it).
-    fn url_for(&self, db: &DatabaseConfig) -> anyhow::Result<String> {
-        let mut url = url::Url::parse(db.url().expose_secret()).context("the database URL")?;
-        url.set_host(Some(&self.addr.ip().to_string()))
-            .context("the proxy's host")?;
-        url.set_port(Some(self.addr.port()))
-            .map_err(|()| anyhow::anyhow!("the proxy's port"))?;
-        let others: Vec<(String, String)> = url
-            .query_pairs()
-            .filter(|(key, _)| key != "sslmode")
-            .map(|(key, value)| (key.into_owned(), value.into_owned()))
-            .collect();
-        url.query_pairs_mut()
-            .clear()
-            .extend_pairs(others)
-            .append_pair("sslmode", "disable");
-        Ok(url.to_string())
-    }
-
-    fn snapshot(&self) -> (u64, u64) {
-        (
-            self.totals.statements.load(Ordering::SeqCst),
-            self.totals.round_trips.load(Ordering::SeqCst),
-        )
-    }
-
-    /// Runs `way` once to warm up, then `repetitions` times: the median time, and the
-    /// statements and round trips of one run (every run must send the same statements).
-    async fn measure(
-        &self,
-        repetitions: usize,
-        mut way: impl AsyncFnMut() -> anyhow::Result<Vec<PostWithAuthor>>,
-    ) -> anyhow::Result<Measured> {
-        let posts = way().await?;
-        // Lets what a library does after answering (a pool's ping as a connection goes
-        // back) land before a snapshot, so each run is charged its own traffic.
-        let settle = Duration::from_millis(20);
-        let mut times = Vec::new();
-        let mut counts = Vec::new();
-        for _ in 0..repetitions {
-            tokio::time::sleep(settle).await;
-            let before = self.snapshot();
-            let started = Instant::now();
-            way().await?;
-            times.push(started.elapsed().as_secs_f64() * 1000.0);
-            tokio::time::sleep(settle).await;
-            let after = self.snapshot();
-            counts.push((after.0 - before.0, after.1 - before.1));
-        }
-        times.sort_by(f64::total_cmp);
-        let (statements, round_trips) = counts.iter().copied().max().unwrap_or_default();
-        anyhow::ensure!(
-            counts.iter().all(|c| c.0 == statements),
-            "runs sent different numbers of statements: {counts:?}"
-        );
-        Ok(Measured {
-            statements,
-            round_trips,
-            median_ms: times[times.len() / 2],
-            posts,
-        })
-    }
-}
-
-/// The relay's hooks for one connection: its framing state, and the proxy's totals.
-struct Counting {
-    totals: Arc<Totals>,
-    state: Mutex<(ConnectionSplitter, Option<Side>)>,
-}
-
-impl RelayHooks for Counting {
-    /// Called with every chunk before it is forwarded, so a reply is always seen after
-    /// its request.
-    fn observe(&self, from: Side, chunk: &[u8]) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let (frames, last) = &mut *state;
-        if from == Side::Server && *last == Some(Side::Client) {
-            self.totals.round_trips.fetch_add(1, Ordering::SeqCst);
-        }
-        frames.feed(from, chunk, |frame| {
-            if from == Side::Client && matches!(frame, Frame::Message(b'E' | b'Q')) {
-                self.totals.statements.fetch_add(1, Ordering::SeqCst);
-            }
-        });
-        *last = Some(from);
-    }
 }

@@ -16,7 +16,10 @@
 //! network and wake-ups per trip, a request making three pays for it three times.
 //!
 //! The proxy understands no more than the framing, and a TLS session (`SSLRequest`
-//! answered `S`) would be opaque to it: the bench connects without TLS.
+//! answered `S`) would be opaque to it: whoever connects through it is handed a URL
+//! with `sslmode=disable` ([`Proxy::url_through`]).
+//!
+//! `examples/n_plus_one.rs` counts the statements of the N+1 lesson with it too.
 //!
 //! The framing and the relay loop are `testkit::wire`, which the fault suite's proxy
 //! uses too: this file adds the counting, as the relay's observer
@@ -27,11 +30,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context as _;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use testkit::wire::{ConnectionSplitter, RelayHooks, relay};
 pub use testkit::wire::{Frame, Side, Splitter, message_name};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use users_api::DatabaseConfig;
 
 /// Counts of everything that crossed the proxy, summed over its connections.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -150,6 +155,28 @@ impl Proxy {
     /// The address the tier should connect to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// `db`'s URL with the proxy as host and port, and `sslmode=disable`: a client that
+    /// may use TLS (sqlx asks for it when the server offers it) would make every message
+    /// unreadable.
+    pub fn url_through(&self, db: &DatabaseConfig) -> anyhow::Result<SecretString> {
+        let mut url = url::Url::parse(db.url().expose_secret())
+            .map_err(|_| anyhow::anyhow!("the database URL does not parse"))?;
+        url.set_host(Some(&self.addr.ip().to_string()))
+            .map_err(|_| anyhow::anyhow!("cannot set the proxy's host"))?;
+        url.set_port(Some(self.addr.port()))
+            .map_err(|()| anyhow::anyhow!("cannot set the proxy's port"))?;
+        let others: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(key, _)| key != "sslmode")
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
+            .collect();
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(others)
+            .append_pair("sslmode", "disable");
+        Ok(SecretString::from(url.to_string()))
     }
 
     /// A copy of the counters so far.
@@ -324,6 +351,23 @@ mod tests {
         assert_eq!(per.client["Bind"], 1.0);
         assert_eq!(per.client["Query"], 0.5);
         assert_eq!(per.server["ReadyForQuery"], 1.5);
+    }
+
+    #[tokio::test]
+    async fn the_url_through_the_proxy_keeps_its_secret_and_options_and_drops_tls() {
+        let proxy = Proxy::start("127.0.0.1:1".into()).await.unwrap();
+        let db = DatabaseConfig::parse(
+            "postgres://ada:pw@db.example:6000/users?sslmode=require&application_name=x",
+        )
+        .unwrap();
+        let url = proxy.url_through(&db).unwrap();
+        assert_eq!(
+            url.expose_secret(),
+            format!(
+                "postgres://ada:pw@127.0.0.1:{}/users?application_name=x&sslmode=disable",
+                proxy.addr().port()
+            )
+        );
     }
 
     #[test]

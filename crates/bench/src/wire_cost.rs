@@ -10,9 +10,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
-use users_api::DatabaseConfig;
-
 use crate::cli::{Plan, TierSpec};
 use crate::loadgen::{self, Window};
 use crate::proxy::{PerRequest, Proxy};
@@ -71,7 +68,7 @@ async fn count_round_trips(
 ) -> anyhow::Result<Vec<(Workload, WireCost)>> {
     let upstream = format!("{}:{}", plan.bench_db.host(), plan.bench_db.port());
     let proxy = Proxy::start(upstream).await?;
-    let url = via(&plan.bench_db, proxy.addr())?;
+    let url = proxy.url_through(&plan.bench_db)?;
     let tier = TierProcess::start(spec, &url, &plan.env).await?;
     let requests = plan.round_trip_requests;
     // Enough warm-up to open the connections the pool keeps and prepare every statement.
@@ -163,15 +160,4 @@ async fn count_under_load(
         load.errors
     );
     Ok(PerRequest::new(&counts, load.requests as usize))
-}
-
-/// The bench database's URL with host and port replaced by the proxy's.
-fn via(db: &DatabaseConfig, proxy: std::net::SocketAddr) -> anyhow::Result<SecretString> {
-    let mut url = url::Url::parse(db.url().expose_secret())
-        .map_err(|_| anyhow::anyhow!("the database URL does not parse"))?;
-    url.set_host(Some(&proxy.ip().to_string()))
-        .map_err(|_| anyhow::anyhow!("cannot set the proxy's host"))?;
-    url.set_port(Some(proxy.port()))
-        .map_err(|()| anyhow::anyhow!("cannot set the proxy's port"))?;
-    Ok(SecretString::from(url.to_string()))
 }
