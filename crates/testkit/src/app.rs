@@ -77,6 +77,24 @@ impl TestApp {
         (Self::serve(store, db).await, proxy)
     }
 
+    /// Like [`TestApp::spawn_behind_proxy`], with the proxy capturing every message the
+    /// tier sends and the connection in plain text, so a test can read what went over
+    /// the wire ([`FaultProxy::start_capturing`]).
+    pub async fn spawn_capturing<S, F>(connect: F) -> (Self, FaultProxy)
+    where
+        S: UserStore,
+        F: AsyncFnOnce(&Config) -> anyhow::Result<S>,
+    {
+        init_test_logging();
+        let proxy = FaultProxy::in_front_of_test_server().await;
+        proxy.start_capturing();
+        let db = TestDb::create().await;
+        let store = connect(&proxy.plaintext_config(db.config()))
+            .await
+            .unwrap_or_else(|err| panic!("the tier could not connect: {err:#}"));
+        (Self::serve(store, db).await, proxy)
+    }
+
     /// Serves `store` (already connected to `db`) on a free port.
     pub async fn serve<S: UserStore>(store: S, db: TestDb) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")

@@ -144,6 +144,12 @@ impl TestResponse {
             .expect("errors is an array")
             .iter()
             .map(|error| {
+                assert!(
+                    error["msg"].as_str().is_some_and(|msg| !msg.is_empty()),
+                    "{} {}: an error without a message: {error}",
+                    self.method,
+                    self.path
+                );
                 let loc = error["loc"]
                     .as_array()
                     .expect("loc is an array")

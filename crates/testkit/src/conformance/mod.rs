@@ -116,6 +116,18 @@ pub fn cases<C>() -> Vec<Case<C>> {
 
 const JSON: Option<&str> = Some("application/json");
 
+/// `{id}`s that are not a 64-bit integer: each route that takes one answers 400.
+const UNPARSEABLE_IDS: &[&str] = &[
+    "abc",
+    "1.5",
+    "9223372036854775808",
+    "-9223372036854775809",
+    "1e3",
+    "%20",
+    "0x10",
+    "%FF",
+];
+
 fn loc(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|part| (*part).to_owned()).collect()
 }

@@ -7,7 +7,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{JSON, all_posts, id_of, loc, member_names};
+use super::{JSON, UNPARSEABLE_IDS, all_posts, id_of, loc, member_names};
 use crate::TestApp;
 
 /// The members of a post, in the order the API writes them.
@@ -131,12 +131,6 @@ pub(super) async fn post_create_lists_every_failing_field(app: &TestApp) {
             (loc(&["body", "body"]), "control_character".into()),
         ]
     );
-    for error in body["errors"].as_array().expect("errors") {
-        assert!(
-            error["msg"].as_str().is_some_and(|msg| !msg.is_empty()),
-            "{error}"
-        );
-    }
     let cases = [
         (
             json!({}),
@@ -370,16 +364,7 @@ pub(super) async fn post_racing_its_authors_delete_is_201_or_404(app: &TestApp) 
 /// An `{id}` that is not a 64-bit integer is 400 on every posts route and method.
 pub(super) async fn unparseable_ids_on_posts_routes_are_400(app: &TestApp) {
     let body = json!({"title": "T", "body": "B"});
-    for id in [
-        "abc",
-        "1.5",
-        "9223372036854775808",
-        "-9223372036854775809",
-        "1e3",
-        "%20",
-        "0x10",
-        "%FF",
-    ] {
+    for id in UNPARSEABLE_IDS {
         let user_posts = format!("/users/{id}/posts");
         app.get(&user_posts).await.assert_problem(400);
         app.post_json(&user_posts, &body).await.assert_problem(400);

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::id_of;
+use super::{UNPARSEABLE_IDS, id_of};
 use crate::TestApp;
 
 /// `GET /users/{id}` returns what was created.
@@ -31,16 +31,7 @@ pub(super) async fn get_unknown_id_is_404(app: &TestApp) {
 
 /// An `{id}` that is not a 64-bit integer is 400 on every method.
 pub(super) async fn unparseable_ids_are_400(app: &TestApp) {
-    for id in [
-        "abc",
-        "1.5",
-        "9223372036854775808",
-        "-9223372036854775809",
-        "1e3",
-        "%20",
-        "0x10",
-        "%FF",
-    ] {
+    for id in UNPARSEABLE_IDS {
         let path = format!("/users/{id}");
         app.get(&path).await.assert_problem(400);
         app.delete(&path).await.assert_problem(400);

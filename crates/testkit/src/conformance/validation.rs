@@ -26,12 +26,6 @@ pub(super) async fn create_lists_every_failing_field(app: &TestApp) {
             (loc(&["body", "email"]), "email".into()),
         ]
     );
-    for error in body["errors"].as_array().expect("errors") {
-        assert!(
-            error["msg"].as_str().is_some_and(|msg| !msg.is_empty()),
-            "{error}"
-        );
-    }
     let missing = app.post_json("/users", &json!({})).await;
     assert_eq!(
         missing.error_locs(),

@@ -283,13 +283,7 @@ where
     S: UserStore,
     F: AsyncFnOnce(&Config) -> anyhow::Result<S>,
 {
-    let proxy = FaultProxy::in_front_of_test_server().await;
-    proxy.start_capturing();
-    let db = TestDb::create().await;
-    let store = connect(&proxy.plaintext_config(db.config()))
-        .await
-        .unwrap_or_else(|err| panic!("the tier could not connect: {err:#}"));
-    let app = TestApp::serve(store, db).await;
+    let (app, proxy) = TestApp::spawn_capturing(connect).await;
 
     let name = "Robert'); DROP TABLE users; -- x7q";
     let email = "o'hara'or'1'='1-x7q@example.com";

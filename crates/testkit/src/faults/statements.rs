@@ -37,7 +37,7 @@ use users_api::UserStore;
 use users_api::config::Config;
 
 use crate::proxy::FaultProxy;
-use crate::{TEST_POOL_SIZE, TestApp, TestDb, TestResponse};
+use crate::{TEST_POOL_SIZE, TestApp, TestResponse};
 
 /// The contract's bound on statements per request on posts.
 const MAX_STATEMENTS: usize = 2;
@@ -124,13 +124,7 @@ where
     S: UserStore,
     F: AsyncFnOnce(&Config) -> anyhow::Result<S>,
 {
-    let proxy = FaultProxy::in_front_of_test_server().await;
-    proxy.start_capturing();
-    let db = TestDb::create().await;
-    let store = connect(&proxy.plaintext_config(db.config()))
-        .await
-        .unwrap_or_else(|err| panic!("the tier could not connect: {err:#}"));
-    let app = TestApp::serve(store, db).await;
+    let (app, proxy) = TestApp::spawn_capturing(connect).await;
 
     let seed = app.db.connect().await;
     seed.batch_execute(
