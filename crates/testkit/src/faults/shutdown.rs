@@ -36,9 +36,11 @@ pub(super) async fn sigterm_finishes_in_flight_then_exits_0(binary: TierBinary) 
     let answer = timed_at(&client, &base_url, Method::POST, "/users", Some(&warm)).await;
     answer.response.assert_status(201);
 
-    // Every round trip to the database now takes half a second: the next request is still
-    // in flight when SIGTERM arrives.
-    proxy.set_latency(Duration::from_millis(500));
+    // The next request must still be in flight when the listener closes, however slowly
+    // this machine handles the signal. Each round trip gets a second of latency, and once
+    // the request's first bytes reach the proxy the proxy turns into a black hole, so no
+    // answer can come back until `restore` below: the request is held, not timed.
+    proxy.set_latency(Duration::from_secs(1));
     let sent = proxy.client_chunks();
     let in_flight = tokio::spawn({
         let client = client.clone();
@@ -57,6 +59,7 @@ pub(super) async fn sigterm_finishes_in_flight_then_exits_0(binary: TierBinary) 
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    proxy.blackhole().await;
     server.sigterm();
     let signalled = Instant::now();
 
@@ -77,8 +80,10 @@ pub(super) async fn sigterm_finishes_in_flight_then_exits_0(binary: TierBinary) 
     let refused_after = signalled.elapsed();
     assert!(
         !in_flight.is_finished(),
-        "the in-flight request finished before the listener closed; the test proves nothing"
+        "the in-flight request finished while the database was unreachable"
     );
+    // The database answers again: the request the tier is still serving completes.
+    proxy.restore().await;
 
     let answer = in_flight.await.expect("the in-flight request");
     answer.response.assert_status(201);
