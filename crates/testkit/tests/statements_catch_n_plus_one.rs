@@ -16,8 +16,8 @@ use testkit::suite::Needs;
 use tier_raw::RawStore;
 use users_api::config::Config;
 use users_api::{
-    Page, PostCreate, PostRead, PostWithAuthor, StoreResult, UserCreate, UserRead, UserStore,
-    UserUpdate,
+    Page, PostCreate, PostRead, PostWithAuthor, StoreResult, UserBatch, UserCreate, UserRead,
+    UserStore, UserStream, UserUpdate,
 };
 
 /// Which list reads its authors one by one.
@@ -68,6 +68,14 @@ impl UserStore for NPlusOne {
 
     async fn delete(&self, id: i64) -> StoreResult<bool> {
         self.inner.delete(id).await
+    }
+
+    async fn create_batch(&self, batch: &UserBatch) -> StoreResult<Vec<UserRead>> {
+        self.inner.create_batch(batch).await
+    }
+
+    fn export(&self) -> UserStream {
+        self.inner.export()
     }
 
     async fn create_post(&self, user_id: i64, post: &PostCreate) -> StoreResult<Option<PostRead>> {

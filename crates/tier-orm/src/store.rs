@@ -18,8 +18,8 @@ use sea_orm::{
 };
 use users_api::sqlstate;
 use users_api::{
-    Page, PostCreate, PostRead, PostWithAuthor, StoreError, StoreResult, UserCreate, UserRead,
-    UserStore, UserUpdate,
+    Page, PostCreate, PostRead, PostWithAuthor, StoreError, StoreResult, UserBatch, UserCreate,
+    UserRead, UserStore, UserStream, UserUpdate,
 };
 
 use crate::entity::prelude::{Post, User};
@@ -114,6 +114,20 @@ impl UserStore for OrmStore {
         Ok(deleted.rows_affected > 0)
     }
     // ANCHOR_END: delete
+
+    // ANCHOR: create_batch
+    async fn create_batch(&self, _batch: &UserBatch) -> StoreResult<Vec<UserRead>> {
+        Err(StoreError::internal("create_batch: not written yet"))
+    }
+    // ANCHOR_END: create_batch
+
+    // ANCHOR: export
+    fn export(&self) -> UserStream {
+        Box::pin(futures::stream::once(async {
+            Err(StoreError::internal("export: not written yet"))
+        }))
+    }
+    // ANCHOR_END: export
 
     // ANCHOR: create_post
     async fn create_post(&self, user_id: i64, post: &PostCreate) -> StoreResult<Option<PostRead>> {

@@ -35,8 +35,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls, Statement};
 use users_api::{
-    Page, PostCreate, PostRead, PostWithAuthor, StoreError, StoreResult, UserCreate, UserRead,
-    UserStore, UserUpdate,
+    Page, PostCreate, PostRead, PostWithAuthor, StoreError, StoreResult, UserBatch, UserCreate,
+    UserRead, UserStore, UserStream, UserUpdate,
 };
 
 use anyhow::Context as _;
@@ -170,6 +170,16 @@ impl UserStore for PipelinedStore {
 
     async fn delete(&self, id: i64) -> StoreResult<bool> {
         self.pooled.delete(id).await
+    }
+
+    // A transaction and a long read each hold a connection of their own: the pool's.
+
+    async fn create_batch(&self, batch: &UserBatch) -> StoreResult<Vec<UserRead>> {
+        self.pooled.create_batch(batch).await
+    }
+
+    fn export(&self) -> UserStream {
+        self.pooled.export()
     }
 
     // Posts: all through the pool (see the module docs for why).

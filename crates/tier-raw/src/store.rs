@@ -17,8 +17,8 @@ use tokio_postgres::Row;
 use users_api::pool::ACQUIRE_TIMEOUT;
 use users_api::sqlstate;
 use users_api::{
-    Page, PostCreate, PostRead, PostWithAuthor, StoreError, StoreResult, UserCreate, UserRead,
-    UserStore, UserUpdate,
+    Page, PostCreate, PostRead, PostWithAuthor, StoreError, StoreResult, UserBatch, UserCreate,
+    UserRead, UserStore, UserStream, UserUpdate,
 };
 
 /// The users table, through a pool of `tokio-postgres` connections.
@@ -125,6 +125,20 @@ impl UserStore for RawStore {
         Ok(deleted > 0)
     }
     // ANCHOR_END: delete
+
+    // ANCHOR: create_batch
+    async fn create_batch(&self, _batch: &UserBatch) -> StoreResult<Vec<UserRead>> {
+        Err(StoreError::internal("create_batch: not written yet"))
+    }
+    // ANCHOR_END: create_batch
+
+    // ANCHOR: export
+    fn export(&self) -> UserStream {
+        Box::pin(futures::stream::once(async {
+            Err(StoreError::internal("export: not written yet"))
+        }))
+    }
+    // ANCHOR_END: export
 
     // ANCHOR: create_post
     async fn create_post(&self, user_id: i64, post: &PostCreate) -> StoreResult<Option<PostRead>> {

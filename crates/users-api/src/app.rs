@@ -21,7 +21,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -67,6 +67,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(12);
         routes::get_user,
         routes::update_user,
         routes::delete_user,
+        routes::create_users_batch,
+        routes::export_users,
         routes::create_post,
         routes::list_user_posts,
         routes::list_posts,
@@ -89,6 +91,10 @@ pub fn router<S: UserStore>(store: S) -> Router {
             "/users",
             get(routes::list_users::<S>).post(routes::create_user::<S>),
         )
+        // Static segments win over `{id}`: these two are routes of their own, and
+        // `GET /users/batch` is a 405 (with `Allow: POST`), not a lookup of user "batch".
+        .route("/users/batch", post(routes::create_users_batch::<S>))
+        .route("/users/export", get(routes::export_users::<S>))
         .route(
             "/users/{id}",
             get(routes::get_user::<S>)

@@ -36,6 +36,11 @@ pub enum StoreError {
     /// on `lower(email)` refused the write. Tiers detect SQLSTATE 23505.
     #[error("another user already has this email")]
     EmailTaken,
+    /// A batch was rolled back because these entries' emails are taken, by an existing
+    /// user or by an earlier entry of the same batch: their indexes, ascending (see
+    /// [`crate::model::UserBatch::check_inserted`]).
+    #[error("emails of the batch are taken")]
+    BatchEmailsTaken(Vec<usize>),
     /// The database could not be reached, or no pooled connection became free in
     /// time. The request may succeed if retried later.
     #[error("database unavailable")]
@@ -57,19 +62,45 @@ impl StoreError {
     }
 }
 
-/// One failing field of a 422 answer, in FastAPI's shape: where (`loc`), what (`msg`),
-/// and a machine-readable kind (`type`).
+/// One step of a `loc`: a member name, or the index of an array entry (from 0), as
+/// FastAPI writes them: `["body", "users", 3, "email"]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum LocPart {
+    /// A member of an object, or where the value came from (`body`, `query`).
+    Key(String),
+    /// An entry of an array.
+    Index(usize),
+}
+
+impl From<&str> for LocPart {
+    fn from(key: &str) -> Self {
+        Self::Key(key.to_owned())
+    }
+}
+
+impl From<usize> for LocPart {
+    fn from(index: usize) -> Self {
+        Self::Index(index)
+    }
+}
+
+/// One failing field of a 422 answer (or one conflicting entry of a batch's 409), in
+/// FastAPI's shape: where (`loc`), what (`msg`), and a machine-readable kind (`type`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
-    /// Where the failing value sits: `["body", "email"]`, `["query", "limit"]`.
-    #[schema(example = json!(["body", "email"]))]
-    pub loc: Vec<String>,
+    /// Where the failing value sits: `["body", "email"]`, `["query", "limit"]`,
+    /// `["body", "users", 3, "email"]` (member names are strings, array indexes
+    /// integers from 0).
+    #[schema(value_type = Vec<Object>, example = json!(["body", "users", 3, "email"]))]
+    pub loc: Vec<LocPart>,
     /// A sentence for humans.
     #[schema(example = "not a valid e-mail address")]
     pub msg: String,
     /// A stable code for programs: `missing`, `extra_forbidden`, `string_type`,
     /// `string_too_short`, `string_too_long`, `control_character`, `email`,
-    /// `object_type`, `empty_update`, `greater_than_equal`, `less_than_equal`.
+    /// `object_type`, `list_type`, `too_short`, `too_long`, `empty_update`,
+    /// `greater_than_equal`, `less_than_equal`; `conflict` on a batch's 409.
     #[serde(rename = "type")]
     #[schema(example = "email")]
     pub kind: String,
@@ -79,10 +110,20 @@ impl FieldError {
     /// A failing field at `loc` (e.g. `&["body", "name"]`).
     pub fn new(loc: &[&str], kind: &str, msg: impl Into<String>) -> Self {
         Self {
-            loc: loc.iter().map(|part| (*part).to_owned()).collect(),
+            loc: loc.iter().map(|part| LocPart::from(*part)).collect(),
             msg: msg.into(),
             kind: kind.to_owned(),
         }
+    }
+
+    /// The same error, found in entry `index` of the array member `member` of the
+    /// body: `["body", "email"]` becomes `["body", member, index, "email"]`. A batch
+    /// validates each entry as a single body, then moves its errors here.
+    pub fn in_entry(mut self, member: &str, index: usize) -> Self {
+        let at = usize::from(self.loc.first() == Some(&LocPart::from("body")));
+        self.loc
+            .splice(at..at, [LocPart::from(member), LocPart::from(index)]);
+        self
     }
 }
 
@@ -102,7 +143,8 @@ pub struct Problem {
     /// What went wrong with this request, in a sentence.
     #[schema(example = "request body failed validation")]
     pub detail: String,
-    /// Present on 422 only: every failing field.
+    /// Present on 422 (every failing field) and on a batch's 409 (every entry whose
+    /// email is taken).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
 }
@@ -181,6 +223,10 @@ pub enum ApiError {
     /// 409: the email belongs to another user.
     #[error("another user already has this email")]
     EmailTaken,
+    /// 409: a batch was not written, because of these entries' emails (indexes,
+    /// ascending): taken by an existing user or by an earlier entry of the batch.
+    #[error("emails of the batch are already taken; no user was written")]
+    BatchEmailsTaken(Vec<usize>),
     /// 503: the database is unreachable or the pool is exhausted.
     #[error("the database is unavailable")]
     Unavailable(#[source] BoxError),
@@ -193,6 +239,7 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::EmailTaken => Self::EmailTaken,
+            StoreError::BatchEmailsTaken(entries) => Self::BatchEmailsTaken(entries),
             StoreError::Unavailable(source) => Self::Unavailable(source),
             StoreError::Internal(source) => Self::Internal(source),
         }
@@ -209,7 +256,7 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::EmailTaken | Self::BatchEmailsTaken(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -221,6 +268,16 @@ impl IntoResponse for ApiError {
         let status = self.status();
         match self {
             Self::Validation { detail, errors } => problem_response(status, detail, Some(errors)),
+            Self::BatchEmailsTaken(ref entries) => {
+                let errors = entries
+                    .iter()
+                    .map(|&index| {
+                        FieldError::new(&["body", "email"], "conflict", "email already taken")
+                            .in_entry("users", index)
+                    })
+                    .collect();
+                problem_response(status, self.to_string(), Some(errors))
+            }
             // The source error may carry SQL, constraint names or driver text: it goes
             // to the log (with the request's span, so its request id), not the client.
             Self::Unavailable(source) => {
@@ -267,6 +324,7 @@ mod tests {
     async fn store_errors_map_onto_statuses() {
         let cases = [
             (StoreError::EmailTaken, StatusCode::CONFLICT),
+            (StoreError::BatchEmailsTaken(vec![1]), StatusCode::CONFLICT),
             (
                 StoreError::unavailable("pool timed out"),
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -324,6 +382,33 @@ mod tests {
             serde_json::json!(["body", "email"])
         );
         assert_eq!(body["errors"][1]["type"], "email");
+    }
+
+    #[tokio::test]
+    async fn a_batch_conflict_lists_each_entry_with_its_index() {
+        let body = body_json(ApiError::BatchEmailsTaken(vec![0, 3]).into_response()).await;
+        assert_eq!(body["status"], 409);
+        assert_eq!(
+            body["errors"],
+            serde_json::json!([
+                {"loc": ["body", "users", 0, "email"], "msg": "email already taken", "type": "conflict"},
+                {"loc": ["body", "users", 3, "email"], "msg": "email already taken", "type": "conflict"},
+            ])
+        );
+    }
+
+    #[test]
+    fn an_entry_error_gets_the_member_and_index_after_body() {
+        let moved = FieldError::new(&["body", "email"], "email", "x").in_entry("users", 2);
+        assert_eq!(
+            serde_json::to_value(&moved.loc).unwrap(),
+            serde_json::json!(["body", "users", 2, "email"])
+        );
+        let whole = FieldError::new(&["body"], "object_type", "x").in_entry("users", 0);
+        assert_eq!(
+            serde_json::to_value(&whole.loc).unwrap(),
+            serde_json::json!(["body", "users", 0])
+        );
     }
 
     #[test]

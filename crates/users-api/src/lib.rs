@@ -38,6 +38,9 @@ pub mod validate;
 pub use app::{ApiDoc, router};
 pub use config::{Config, DatabaseConfig, PipelineConfig, TierInfo, quote_identifier};
 pub use error::{ApiError, BoxError, StoreError};
-pub use model::{Page, PostCreate, PostRead, PostWithAuthor, UserCreate, UserRead, UserUpdate};
+pub use model::{
+    Page, PostCreate, PostRead, PostWithAuthor, UserBatch, UserBatchCreated, UserCreate, UserRead,
+    UserUpdate,
+};
 pub use server::{load_config, run_tier, serve, serve_tier};
-pub use store::{StoreResult, UserStore};
+pub use store::{StoreResult, UserStore, UserStream};

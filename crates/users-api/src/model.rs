@@ -1,14 +1,18 @@
-//! The resources and their request bodies: `UserRead`, `UserCreate`, `UserUpdate`;
-//! `PostRead`, `PostWithAuthor`, `PostCreate`; and `Page` for every list.
+//! The resources and their request bodies: `UserRead`, `UserCreate`, `UserUpdate`,
+//! `UserBatch`; `PostRead`, `PostWithAuthor`, `PostCreate`; and `Page` for every list.
 //!
 //! `UserCreate`, `UserUpdate` and `PostCreate` can only be built by [`crate::validate`], which trims
 //! and checks every field first ("parse, don't validate"). Their fields are private, so
 //! a store that receives one knows it holds valid, trimmed data and checks nothing
 //! again. Their `ToSchema` derives describe the wire format in `/openapi.json`.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 use utoipa::ToSchema;
+
+use crate::error::StoreError;
 
 /// Longest name, in Unicode scalar values, after trimming.
 pub const NAME_MAX_CHARS: usize = 100;
@@ -18,6 +22,8 @@ pub const EMAIL_MAX_CHARS: usize = 254;
 pub const TITLE_MAX_CHARS: usize = 200;
 /// Longest post body, in Unicode scalar values (bodies are stored as sent).
 pub const POST_BODY_MAX_CHARS: usize = 4_000;
+/// Most users in one `POST /users/batch`.
+pub const BATCH_MAX_USERS: usize = 100;
 /// Page size when `limit` is not given.
 pub const DEFAULT_LIMIT: i64 = 50;
 /// Largest page a client may ask for.
@@ -76,6 +82,91 @@ impl UserCreate {
         &self.email
     }
 }
+
+// ANCHOR: user_batch
+/// The body of `POST /users/batch`: 1 to 100 valid users, to be written all or none.
+///
+/// Built only by [`crate::validate`], so every entry is a checked [`UserCreate`]. The
+/// store inserts the whole batch with one statement that skips an entry whose email is
+/// taken (`ON CONFLICT DO NOTHING`), then hands the rows it got back to
+/// [`UserBatch::check_inserted`]: every entry there means commit, a missing one means
+/// roll back and answer 409. So the unique index decides, inside the transaction, even
+/// against a racing create of the same email, and no half batch is ever kept.
+#[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
+#[schema(example = json!({"users": [
+    {"name": "Ada Lovelace", "email": "Ada@Example.com"},
+    {"name": "Charles Babbage", "email": "charles@example.com"}]}))]
+pub struct UserBatch {
+    /// 1 to 100 users, each as in `POST /users`; their emails must be new and
+    /// distinct (case-insensitively).
+    #[schema(min_items = 1, max_items = 100)]
+    users: Vec<UserCreate>,
+}
+
+impl UserBatch {
+    /// Only [`crate::validate`] builds these, from 1 to 100 checked users.
+    pub(crate) fn new(users: Vec<UserCreate>) -> Self {
+        Self { users }
+    }
+
+    /// The entries, in request order.
+    pub fn users(&self) -> &[UserCreate] {
+        &self.users
+    }
+
+    /// Every entry's name, in request order: one array parameter for `UNNEST`.
+    pub fn names(&self) -> Vec<&str> {
+        self.users.iter().map(UserCreate::name).collect()
+    }
+
+    /// Every entry's email, in request order: the other array for `UNNEST`.
+    pub fn emails(&self) -> Vec<&str> {
+        self.users.iter().map(UserCreate::email).collect()
+    }
+
+    /// Decides a batch from the rows its insert returned.
+    ///
+    /// `Ok`: every entry was inserted; the users in request order (the database may
+    /// return them in any order). `Err`: the entries to report in the 409, ascending:
+    /// those whose email no returned row has (an existing user holds it), and those
+    /// that repeat an earlier entry's email (the later one is listed). The store rolls
+    /// back then.
+    ///
+    /// Emails are compared in ASCII lowercase, which is exactly what the unique index
+    /// on `lower(email)` compares: a valid email is ASCII only (see
+    /// [`crate::validate::is_valid_email`]), and PostgreSQL's `lower` agrees with Rust's
+    /// on ASCII letters in every locale we create databases with.
+    pub fn check_inserted(&self, inserted: Vec<UserRead>) -> Result<Vec<UserRead>, StoreError> {
+        let mut by_email: HashMap<String, UserRead> = inserted
+            .into_iter()
+            .map(|user| (user.email.to_ascii_lowercase(), user))
+            .collect();
+        let mut seen = HashSet::new();
+        let mut users = Vec::with_capacity(self.users.len());
+        let mut taken = Vec::new();
+        for (index, entry) in self.users.iter().enumerate() {
+            let email = entry.email().to_ascii_lowercase();
+            let repeat = !seen.insert(email.clone());
+            match by_email.remove(&email) {
+                Some(user) if !repeat => users.push(user),
+                _ => taken.push(index),
+            }
+        }
+        if taken.is_empty() {
+            Ok(users)
+        } else {
+            Err(StoreError::BatchEmailsTaken(taken))
+        }
+    }
+}
+
+/// The answer to `POST /users/batch`: the new users, in request order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct UserBatchCreated {
+    /// One user per entry of the batch, in the same order.
+    pub users: Vec<UserRead>,
+}
+// ANCHOR_END: user_batch
 
 /// The body of `PATCH /users/{id}`, validated and trimmed: at least one member is set.
 #[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
@@ -205,6 +296,54 @@ mod tests {
         let json = serde_json::to_value(&user).unwrap();
         assert_eq!(json["created_at"], "2026-11-26T05:14:52.000000Z");
         assert_eq!(json.as_object().unwrap().len(), 4);
+    }
+
+    fn user(id: i64, email: &str) -> UserRead {
+        UserRead {
+            id,
+            name: "N".into(),
+            email: email.into(),
+            created_at: Utc.with_ymd_and_hms(2026, 12, 3, 0, 0, 0).unwrap(),
+        }
+    }
+
+    fn batch(emails: &[&str]) -> UserBatch {
+        UserBatch::new(
+            emails
+                .iter()
+                .map(|email| UserCreate::new("N".into(), (*email).into()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_complete_insert_comes_back_in_request_order() {
+        let batch = batch(&["b@x.co", "A@x.co"]);
+        let rows = vec![user(8, "A@x.co"), user(7, "b@x.co")];
+        let users = batch.check_inserted(rows).unwrap();
+        assert_eq!(users.iter().map(|u| u.id).collect::<Vec<_>>(), [7, 8]);
+    }
+
+    #[test]
+    fn missing_rows_and_repeats_are_the_conflicts() {
+        // Entry 1 is taken in the database (no row came back); entry 3 repeats entry 0
+        // in another letter case: the database kept the first, the later one is listed.
+        let batch = batch(&["a@x.co", "b@x.co", "c@x.co", "A@X.CO"]);
+        let rows = vec![user(1, "a@x.co"), user(2, "c@x.co")];
+        match batch.check_inserted(rows) {
+            Err(StoreError::BatchEmailsTaken(taken)) => assert_eq!(taken, [1, 3]),
+            other => panic!("expected the conflicts, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_repeat_is_listed_even_when_the_database_kept_the_later_entry() {
+        let batch = batch(&["a@x.co", "A@x.co"]);
+        let rows = vec![user(5, "A@x.co")];
+        match batch.check_inserted(rows) {
+            Err(StoreError::BatchEmailsTaken(taken)) => assert_eq!(taken, [1]),
+            other => panic!("expected the conflicts, got {other:?}"),
+        }
     }
 
     #[test]

@@ -9,18 +9,30 @@
 //! on the handlers so that documentation and code cannot drift apart.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::{StreamExt, stream};
 use serde::Serialize;
 
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Problem, StoreError, error_chain};
 use crate::extract::{JsonBody, ListParams, PathId};
 use crate::model::{
-    Health, Page, PostCreate, PostRead, PostWithAuthor, UserCreate, UserRead, UserUpdate,
+    Health, Page, PostCreate, PostRead, PostWithAuthor, UserBatch, UserBatchCreated, UserCreate,
+    UserRead, UserUpdate,
 };
-use crate::store::UserStore;
+use crate::store::{StoreResult, UserStore};
 use crate::validate;
+
+/// The media type of `GET /users/export`: newline-delimited JSON, one user a line.
+pub const NDJSON: &str = "application/x-ndjson";
+
+/// At most this many rows that have already arrived go into one chunk of the export's
+/// body. Rows are not waited for: a chunk holds what is ready, so the first line
+/// leaves as soon as the first row arrives, and a fast database fills chunks of this
+/// size instead of one write per line.
+const EXPORT_CHUNK_ROWS: usize = 256;
 
 /// Creates a user.
 #[utoipa::path(
@@ -146,6 +158,100 @@ pub async fn delete_user<S: UserStore>(
         Err(not_found(id))
     }
 }
+
+// ANCHOR: batch_route
+/// Creates 1 to 100 users in one transaction: all of them, or none.
+///
+/// Validation comes first and lists every failing field of every entry (422). Then
+/// one `INSERT` writes all rows inside a transaction; when an email is taken, by an
+/// existing user or by an earlier entry of the batch, the transaction is rolled back
+/// and the 409 lists every such entry.
+#[utoipa::path(
+    post, path = "/users/batch", tag = "users",
+    request_body(content = UserBatch, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created: the users, in request order", body = UserBatchCreated),
+        (status = 400, description = "Body is not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Emails taken by existing users or repeated within the batch; \
+                                      `errors` lists each such entry at `[\"body\", \"users\", INDEX, \"email\"]`; nothing was written",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not 1 to 100 entries, or wrong, missing or unknown members; \
+                                      every failing field of every entry is listed", body = Problem, content_type = "application/problem+json"),
+        BodyRejections,
+        Unavailable,
+    )
+)]
+pub async fn create_users_batch<S: UserStore>(
+    State(store): State<S>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let batch = validate::user_batch(&body)?;
+    let users = store.create_batch(&batch).await?;
+    Ok((StatusCode::CREATED, Json(UserBatchCreated { users })).into_response())
+}
+// ANCHOR_END: batch_route
+
+// ANCHOR: export_route
+/// Exports every user as newline-delimited JSON, streamed as the rows arrive.
+///
+/// One line per user (the object of `GET /users/{id}`), ascending `id`, from one
+/// snapshot. Nothing holds the whole table: memory stays flat however many users
+/// there are, and a slow reader only slows the database reads down. A failure before
+/// the first line is a 503; after it, the response is cut off (the chunked encoding is
+/// not terminated), so a client can tell the export is incomplete.
+#[utoipa::path(
+    get, path = "/users/export", tag = "users",
+    responses(
+        (status = 200, description = "Every user, one JSON object a line, ascending id; an empty body when there are none",
+         content_type = "application/x-ndjson", body = UserRead),
+        Unavailable,
+    )
+)]
+pub async fn export_users<S: UserStore>(State(store): State<S>) -> Result<Response, ApiError> {
+    let mut rows = store.export();
+    // Wait for the first row (or the end) before answering: until then a failure can
+    // still be a proper 503. Once the status line is out, it can only cut the body off.
+    let first = rows.next().await.transpose()?;
+    let rows = stream::iter(first.map(Ok)).chain(rows);
+    let body = rows.ready_chunks(EXPORT_CHUNK_ROWS).flat_map(ndjson_chunk);
+    let mut response = Response::new(Body::from_stream(body));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));
+    Ok(response)
+}
+
+/// Writes the rows that were ready as lines of JSON. An error ends the export: the
+/// lines before it are still sent, then the error makes hyper abort the response. The
+/// error's text goes to the log, never to the client (who just sees the cut).
+fn ndjson_chunk(
+    rows: Vec<StoreResult<UserRead>>,
+) -> stream::Iter<std::vec::IntoIter<Result<Vec<u8>, StoreError>>> {
+    let mut lines = Vec::with_capacity(rows.len() * 96);
+    let mut failure = None;
+    for row in rows {
+        match row {
+            Ok(user) => {
+                // A struct of strings and numbers always serializes.
+                if serde_json::to_writer(&mut lines, &user).is_ok() {
+                    lines.push(b'\n');
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %error_chain(&err), "export cut off");
+                failure = Some(err);
+                break;
+            }
+        }
+    }
+    let mut chunk = Vec::with_capacity(2);
+    if !lines.is_empty() {
+        chunk.push(Ok(lines));
+    }
+    chunk.extend(failure.map(Err));
+    stream::iter(chunk)
+}
+// ANCHOR_END: export_route
 
 /// Says whether the database answers.
 #[utoipa::path(

@@ -1,8 +1,8 @@
 //! The `UserStore` trait: the seam between the HTTP layer and a database tier.
 //!
 //! Handlers are generic over `S: UserStore`, so the HTTP code is written once and each
-//! tier crate supplies only this: the operations on users, then on their posts, a
-//! ping, and closing its pool. A tier's
+//! tier crate supplies only this: the operations on users (a batch and an export
+//! among them), then on their posts, a ping, and closing its pool. A tier's
 //! `store.rs` implements them in this order, so the three files diff line by line.
 //!
 //! The methods return `impl Future + Send` (stable "async fn in traits", Rust 1.75+)
@@ -12,11 +12,20 @@
 
 use std::future::Future;
 
+use futures::stream::BoxStream;
+
 use crate::error::StoreError;
-use crate::model::{Page, PostCreate, PostRead, PostWithAuthor, UserCreate, UserRead, UserUpdate};
+use crate::model::{
+    Page, PostCreate, PostRead, PostWithAuthor, UserBatch, UserCreate, UserRead, UserUpdate,
+};
 
 /// What every store operation returns.
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Every user, one item per row as it arrives from the database: what
+/// [`UserStore::export`] returns. Boxed and `'static`, because it outlives the
+/// handler: axum polls it while it writes the response body.
+pub type UserStream = BoxStream<'static, StoreResult<UserRead>>;
 
 /// Persistence for users. `Clone` is expected to be cheap (a pool handle).
 pub trait UserStore: Clone + Send + Sync + 'static {
@@ -41,6 +50,29 @@ pub trait UserStore: Clone + Send + Sync + 'static {
     /// Deletes the user, and with them their posts (the foreign key cascades); `false`
     /// if there was none.
     fn delete(&self, id: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    // The async lessons: a transaction across awaits, and a result streamed as it arrives.
+
+    /// Inserts every user of the batch, or none: one transaction, one `INSERT` for all
+    /// rows that skips an entry whose email is taken (`ON CONFLICT DO NOTHING`), then
+    /// [`UserBatch::check_inserted`] on the rows it returned decides commit (the users,
+    /// in request order) or roll back ([`StoreError::BatchEmailsTaken`]).
+    ///
+    /// The future may be dropped at any await (the client hung up): whatever was sent
+    /// must then be rolled back and the connection go back to the pool usable.
+    fn create_batch(
+        &self,
+        batch: &UserBatch,
+    ) -> impl Future<Output = StoreResult<Vec<UserRead>>> + Send;
+
+    /// Every user, ascending by `id`, from one consistent snapshot, as a stream that
+    /// yields rows as the database sends them and reads no further ahead than the
+    /// reader takes (a slow client does not grow memory). Nothing happens until the
+    /// stream is first polled. Dropping it (the client hung up) must stop the query
+    /// within a second and leave no session `active` or `idle in transaction`. Each
+    /// statement it runs stays short, so the 5 s statement timeout never cuts a slow
+    /// reader off.
+    fn export(&self) -> UserStream;
 
     // Posts. API.md's rule for all of them: a fixed number of statements whatever the
     // page size, at most 2. No N+1: the authors of a page come with the page.

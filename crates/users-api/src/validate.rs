@@ -1,5 +1,5 @@
-//! Validation: turns a parsed JSON body into a [`UserCreate`], [`UserUpdate`] or
-//! [`PostCreate`], collecting *every* failing field, FastAPI-style.
+//! Validation: turns a parsed JSON body into a [`UserCreate`], [`UserUpdate`],
+//! [`UserBatch`] or [`PostCreate`], collecting *every* failing field, FastAPI-style.
 //!
 //! Why by hand and not with `garde` (or `validator`)? Those crates check a struct that
 //! serde has already built, and serde stops at the first wrong type, missing or
@@ -13,13 +13,15 @@ use serde_json::{Map, Value};
 
 use crate::error::{ApiError, FieldError};
 use crate::model::{
-    EMAIL_MAX_CHARS, NAME_MAX_CHARS, POST_BODY_MAX_CHARS, PostCreate, TITLE_MAX_CHARS, UserCreate,
-    UserUpdate,
+    BATCH_MAX_USERS, EMAIL_MAX_CHARS, NAME_MAX_CHARS, POST_BODY_MAX_CHARS, PostCreate,
+    TITLE_MAX_CHARS, UserBatch, UserCreate, UserUpdate,
 };
 
 const BODY_DETAIL: &str = "request body failed validation";
 /// The members of a user body.
 const USER_FIELDS: &[&str] = &["name", "email"];
+/// The members of a batch body.
+const BATCH_FIELDS: &[&str] = &["users"];
 /// The members of a post body.
 const POST_FIELDS: &[&str] = &["title", "body"];
 
@@ -55,6 +57,47 @@ pub fn user_update(body: &Value) -> Result<UserUpdate, ApiError> {
     }
     // Every member present passed its checks (a failing one would have left an error).
     Ok(UserUpdate::new(name.flatten(), email.flatten()))
+}
+
+/// Validates the body of `POST /users/batch`: `{"users": [UserCreate, ...]}`, 1 to 100
+/// entries. Each entry is checked exactly as a `POST /users` body, and its errors are
+/// reported at `["body", "users", INDEX, ...]`. A list that is too long is refused as a
+/// whole, before any entry is looked at.
+pub fn user_batch(body: &Value) -> Result<UserBatch, ApiError> {
+    let object = as_object(body)?;
+    let mut errors = unknown_members(object, BATCH_FIELDS);
+    let Some(entries) = array(object, "users", &mut errors) else {
+        return Err(invalid(errors));
+    };
+    if entries.is_empty() || entries.len() > BATCH_MAX_USERS {
+        let (kind, msg) = if entries.is_empty() {
+            ("too_short", "must hold at least 1 user")
+        } else {
+            ("too_long", "must hold at most 100 users")
+        };
+        errors.push(FieldError::new(&["body", "users"], kind, msg));
+        return Err(invalid(errors));
+    }
+    let mut users = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        match user_create(entry) {
+            Ok(user) => users.push(user),
+            Err(ApiError::Validation {
+                errors: entry_errors,
+                ..
+            }) => errors.extend(
+                entry_errors
+                    .into_iter()
+                    .map(|error| error.in_entry("users", index)),
+            ),
+            Err(other) => return Err(other),
+        }
+    }
+    if errors.is_empty() {
+        Ok(UserBatch::new(users))
+    } else {
+        Err(invalid(errors))
+    }
 }
 
 /// Validates the body of `POST /users/{id}/posts`: `{"title": string, "body": string}`.
@@ -125,6 +168,31 @@ fn optional<'a>(
     object
         .get(field)
         .and_then(|value| string(value, field, errors))
+}
+
+/// A required member that must be a JSON array.
+fn array<'a>(
+    object: &'a Map<String, Value>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<&'a Vec<Value>> {
+    let Some(value) = object.get(field) else {
+        errors.push(FieldError::new(
+            &["body", field],
+            "missing",
+            "field required",
+        ));
+        return None;
+    };
+    let entries = value.as_array();
+    if entries.is_none() {
+        errors.push(FieldError::new(
+            &["body", field],
+            "list_type",
+            "must be a list",
+        ));
+    }
+    entries
 }
 
 /// `null` is a wrong type, not "absent": leave a member out to keep its value.
@@ -267,196 +335,4 @@ fn is_valid_label(label: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn errors_of(result: Result<impl std::fmt::Debug, ApiError>) -> Vec<(Vec<String>, String)> {
-        match result {
-            Err(ApiError::Validation { errors, .. }) => {
-                errors.into_iter().map(|e| (e.loc, e.kind)).collect()
-            }
-            other => panic!("expected a validation error, got {other:?}"),
-        }
-    }
-
-    fn loc(parts: &[&str]) -> Vec<String> {
-        parts.iter().map(|p| p.to_string()).collect()
-    }
-
-    #[test]
-    fn post_title_is_trimmed_and_body_kept_as_sent() {
-        let post =
-            post_create(&json!({"title": "  Notes \t", "body": "  line one\r\n\tline two\n"}))
-                .unwrap();
-        assert_eq!(post.title(), "Notes");
-        assert_eq!(post.body(), "  line one\r\n\tline two\n");
-        assert_eq!(
-            post_create(&json!({"title": "T", "body": ""}))
-                .unwrap()
-                .body(),
-            ""
-        );
-    }
-
-    #[test]
-    fn post_lists_every_failing_field() {
-        let errors = errors_of(post_create(
-            &json!({"title": " ", "body": "a\u{0}b", "x": 1}),
-        ));
-        assert_eq!(
-            errors,
-            vec![
-                (loc(&["body", "x"]), "extra_forbidden".into()),
-                (loc(&["body", "title"]), "string_too_short".into()),
-                (loc(&["body", "body"]), "control_character".into()),
-            ]
-        );
-        let long = json!({"title": "t".repeat(201), "body": "b".repeat(4001)});
-        assert_eq!(
-            errors_of(post_create(&long)),
-            vec![
-                (loc(&["body", "title"]), "string_too_long".into()),
-                (loc(&["body", "body"]), "string_too_long".into()),
-            ]
-        );
-        let just_fits = json!({"title": "é".repeat(200), "body": "é".repeat(4000)});
-        assert!(post_create(&just_fits).is_ok());
-        assert_eq!(
-            errors_of(post_create(&json!({"title": "a\u{7}"}))),
-            vec![
-                (loc(&["body", "title"]), "control_character".into()),
-                (loc(&["body", "body"]), "missing".into()),
-            ]
-        );
-    }
-
-    #[test]
-    fn create_trims_both_fields() {
-        let user = user_create(&json!({"name": "\u{3000} Ada \t", "email": " Ada@Example.com\n"}))
-            .unwrap();
-        assert_eq!(user.name(), "Ada");
-        assert_eq!(user.email(), "Ada@Example.com");
-    }
-
-    #[test]
-    fn create_lists_every_failing_field() {
-        let errors = errors_of(user_create(&json!({"name": 5, "extra": true})));
-        assert_eq!(
-            errors,
-            vec![
-                (loc(&["body", "extra"]), "extra_forbidden".into()),
-                (loc(&["body", "name"]), "string_type".into()),
-                (loc(&["body", "email"]), "missing".into()),
-            ]
-        );
-    }
-
-    #[test]
-    fn create_rejects_non_objects() {
-        for body in [json!([]), json!("x"), json!(null), json!(1)] {
-            assert_eq!(
-                errors_of(user_create(&body)),
-                vec![(loc(&["body"]), "object_type".into())]
-            );
-        }
-    }
-
-    #[test]
-    fn name_rules() {
-        let cases = [
-            ("   ", "string_too_short"),
-            ("a\u{0}b", "control_character"),
-            ("a\u{7f}", "control_character"),
-            ("a\u{85}b", "control_character"),
-        ];
-        for (name, kind) in cases {
-            let errors = errors_of(user_create(&json!({"name": name, "email": "a@b.co"})));
-            assert_eq!(
-                errors,
-                vec![(loc(&["body", "name"]), kind.into())],
-                "{name:?}"
-            );
-        }
-        let long = "é".repeat(101);
-        let errors = errors_of(user_create(&json!({"name": long, "email": "a@b.co"})));
-        assert_eq!(errors[0].1, "string_too_long");
-        // 100 scalar values is fine, however many bytes they take.
-        let ok = "😀".repeat(100);
-        assert!(user_create(&json!({"name": ok, "email": "a@b.co"})).is_ok());
-    }
-
-    #[test]
-    fn email_syntax() {
-        let valid = [
-            "a@b.co",
-            "Ada.Lovelace+x@Example.COM",
-            "x!#$%&'*+/=?^_`{|}~-@a-b.c9.d",
-            "1@2.3",
-        ];
-        for email in valid {
-            assert!(is_valid_email(email), "{email} should be valid");
-        }
-        let invalid = [
-            "",
-            "plain",
-            "@b.co",
-            "a@",
-            "a@localhost",
-            "a@b",
-            "a@-b.co",
-            "a@b-.co",
-            "a@b..co",
-            "a@.b.co",
-            "a@b.co.",
-            "a b@c.de",
-            "a@b@c.de",
-            "ä@b.co",
-            "a@bü.co",
-            "a(b)@c.de",
-        ];
-        for email in invalid {
-            assert!(!is_valid_email(email), "{email:?} should be invalid");
-        }
-        let label63 = format!("a@{}.co", "x".repeat(63));
-        let label64 = format!("a@{}.co", "x".repeat(64));
-        assert!(is_valid_email(&label63));
-        assert!(!is_valid_email(&label64));
-    }
-
-    #[test]
-    fn email_length_limit_counts_after_trimming() {
-        let local = "a".repeat(254 - "@b.co".len());
-        let at_limit = format!("  {local}@b.co  ");
-        assert!(user_create(&json!({"name": "A", "email": at_limit})).is_ok());
-        let over = format!("a{local}@b.co");
-        let errors = errors_of(user_create(&json!({"name": "A", "email": over})));
-        assert_eq!(
-            errors,
-            vec![(loc(&["body", "email"]), "string_too_long".into())]
-        );
-    }
-
-    #[test]
-    fn update_needs_a_member_and_refuses_null() {
-        assert_eq!(
-            errors_of(user_update(&json!({}))),
-            vec![(loc(&["body"]), "empty_update".into())]
-        );
-        assert_eq!(
-            errors_of(user_update(&json!({"name": null}))),
-            vec![(loc(&["body", "name"]), "string_type".into())]
-        );
-        let patch = user_update(&json!({"email": " x@y.zz "})).unwrap();
-        assert_eq!((patch.name(), patch.email()), (None, Some("x@y.zz")));
-    }
-
-    #[test]
-    fn update_with_only_unknown_members_reports_them() {
-        let errors = errors_of(user_update(&json!({"nmae": "typo"})));
-        assert_eq!(
-            errors,
-            vec![(loc(&["body", "nmae"]), "extra_forbidden".into())]
-        );
-    }
-}
+mod tests;
