@@ -37,9 +37,11 @@ pub fn is_email_taken(code: &str, constraint: Option<&str>) -> bool {
 
 /// Server states that say "try again later" (503 with `Retry-After`): connection
 /// exceptions (class 08), shutdown or start-up (57P01-57P03), too many connections
-/// (53300), and a statement cancelled by `statement_timeout` (57014).
+/// (53300), a statement cancelled by `statement_timeout` (57014), and a deadlock
+/// (40P01): two batches that insert the same emails in opposite orders wait for each
+/// other, and PostgreSQL rolls one back. That one is retried as a whole, by the client.
 pub fn is_transient(code: &str) -> bool {
-    code.starts_with("08") || ["57P01", "57P02", "57P03", "53300", "57014"].contains(&code)
+    code.starts_with("08") || ["57P01", "57P02", "57P03", "53300", "57014", "40P01"].contains(&code)
 }
 
 #[cfg(test)]
@@ -64,7 +66,7 @@ mod tests {
     #[test]
     fn transient_states_are_retryable_and_others_are_not() {
         for code in [
-            "08006", "08001", "57P01", "57P02", "57P03", "53300", "57014",
+            "08006", "08001", "57P01", "57P02", "57P03", "53300", "57014", "40P01",
         ] {
             assert!(is_transient(code), "{code}");
         }

@@ -22,6 +22,11 @@ use crate::model::{
 /// What every store operation returns.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// How many rows an export reads per statement (a portal's `Execute`, or a keyset
+/// page). Small enough that each statement is short and a dropped export stops within
+/// one batch; large enough that the round trips between batches cost little.
+pub const EXPORT_BATCH_ROWS: i64 = 1_000;
+
 /// Every user, one item per row as it arrives from the database: what
 /// [`UserStore::export`] returns. Boxed and `'static`, because it outlives the
 /// handler: axum polls it while it writes the response body.
