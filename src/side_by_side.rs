@@ -53,7 +53,7 @@ pub struct Section {
 }
 
 /// Every section, in reading order: set-up first, then the store as `store.rs` has it.
-pub const SECTIONS: [Section; 17] = [
+pub const SECTIONS: [Section; 19] = [
     Section {
         anchor: "connect",
         file: "lib.rs",
@@ -88,6 +88,16 @@ pub const SECTIONS: [Section; 17] = [
         anchor: "delete",
         file: "store.rs",
         about: "DELETE /users/{id} (the foreign key deletes their posts)",
+    },
+    Section {
+        anchor: "create_batch",
+        file: "store.rs",
+        about: "POST /users/batch: one transaction, one INSERT, commit or roll back",
+    },
+    Section {
+        anchor: "export",
+        file: "store.rs",
+        about: "GET /users/export: rows streamed in batches, stopped when dropped",
     },
     Section {
         anchor: "create_post",
