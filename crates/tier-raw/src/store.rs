@@ -11,11 +11,20 @@
 //! read under aliases the query gives them (`post_with_author_from_row`). No loader,
 //! no lazy attribute: a query runs only where this file runs one, so an N+1 cannot
 //! creep in unseen, but nothing stops you writing one either.
+//!
+//! The batch and the export hold a transaction across awaits. Here the driver guards
+//! it: a `Transaction` dropped at any await queues its own ROLLBACK (see the comments
+//! in `create_batch` and `export`), so neither needs a guard of ours.
 
+use std::pin::pin;
+
+use async_stream::try_stream;
 use deadpool_postgres::{Object, Pool, PoolError};
+use futures::StreamExt as _;
 use tokio_postgres::Row;
 use users_api::pool::ACQUIRE_TIMEOUT;
 use users_api::sqlstate;
+use users_api::store::EXPORT_BATCH_ROWS;
 use users_api::{
     Page, PostCreate, PostRead, PostWithAuthor, StoreError, StoreResult, UserBatch, UserCreate,
     UserRead, UserStore, UserStream, UserUpdate,
@@ -127,16 +136,109 @@ impl UserStore for RawStore {
     // ANCHOR_END: delete
 
     // ANCHOR: create_batch
-    async fn create_batch(&self, _batch: &UserBatch) -> StoreResult<Vec<UserRead>> {
-        Err(StoreError::internal("create_batch: not written yet"))
+    async fn create_batch(&self, batch: &UserBatch) -> StoreResult<Vec<UserRead>> {
+        // One INSERT for the whole batch: the two arrays become rows with UNNEST, and
+        // `ON CONFLICT DO NOTHING` skips an entry whose email is taken (by a user, or by
+        // an earlier entry of this batch) instead of failing. No conflict target: the
+        // unique index on lower(email) is the only one that can fire.
+        const SQL: &str = "INSERT INTO users (name, email) \
+                           SELECT * FROM UNNEST($1::text[], $2::text[]) \
+                           ON CONFLICT DO NOTHING RETURNING id, name, email, created_at";
+        let mut client = self.connection().await?;
+        // Dropped at any await below (the client hung up), nothing stays half done, and
+        // no guard of ours is needed (tokio-postgres 0.7.18's source):
+        // - `transaction()`: `TransactionBuilder::start` sends BEGIN and, if dropped
+        //   before its answer came, `RollbackIfNotDone`'s Drop queues a ROLLBACK.
+        // - after it: `Transaction`'s Drop queues a ROLLBACK at once (`done` is false
+        //   until `commit` or `rollback` runs). Queued means handed to the connection's
+        //   task, which writes it after what was already sent and throws away the
+        //   answers nobody waits for, so the connection goes back to the pool clean.
+        // - in `commit`: once its COMMIT went out the batch is written, whether or not
+        //   the client is still there to hear it. Only then.
+        let tx = client.transaction().await.map_err(db_error)?;
+        self.log(SQL);
+        // The statement cache is the pooled connection's: the transaction shares it.
+        let statement = tx.prepare_cached(SQL).await.map_err(db_error)?;
+        // `Vec<&str>` is sent as `text[]`: one parameter per column, however many rows.
+        let rows = tx
+            .query(&statement, &[&batch.names(), &batch.emails()])
+            .await
+            .map_err(db_error)?;
+        let inserted = rows.iter().map(user_from_row).collect::<StoreResult<_>>()?;
+        match batch.check_inserted(inserted) {
+            Ok(users) => {
+                tx.commit().await.map_err(db_error)?;
+                Ok(users)
+            }
+            Err(conflict) => {
+                // Dropping `tx` would roll back too, but only queue it. Awaiting the
+                // ROLLBACK hands the connection back idle, and shows us if it failed.
+                tx.rollback().await.map_err(db_error)?;
+                Err(conflict)
+            }
+        }
     }
     // ANCHOR_END: create_batch
 
     // ANCHOR: export
     fn export(&self) -> UserStream {
-        Box::pin(futures::stream::once(async {
-            Err(StoreError::internal("export: not written yet"))
-        }))
+        const SQL: &str = "SELECT id, name, email, created_at FROM users ORDER BY id";
+        // The stream outlives `&self` (axum polls it while writing the body), so it owns
+        // a clone of the store, and in it the pooled connection and the transaction
+        // that borrows it: `try_stream!` is an async block, which may hold a borrow
+        // across its awaits and yields.
+        let store = self.clone();
+        Box::pin(try_stream! {
+            let mut client = store.connection().await?;
+            // A portal lives only inside a transaction. One portal is one statement,
+            // hence one snapshot even at the default READ COMMITTED: REPEATABLE READ would
+            // add nothing. READ ONLY says what this transaction is for.
+            let tx = client
+                .build_transaction()
+                .read_only(true)
+                .start()
+                .await
+                .map_err(db_error)?;
+            store.log(SQL);
+            let statement = tx.prepare_cached(SQL).await.map_err(db_error)?;
+            // The portal IS the server-side cursor: the query runs once, and each
+            // Execute below fetches the next rows of its one result. Each
+            // Execute is a statement of its own for `statement_timeout` (its Sync ends
+            // the timer), so a slow reader never hits the 5 s limit.
+            let portal = tx.bind(&statement, &[]).await.map_err(db_error)?;
+            loop {
+                let batch = tx
+                    .query_portal_raw(&portal, EXPORT_BATCH_ROWS as i32)
+                    .await
+                    .map_err(db_error)?;
+                let mut batch = pin!(batch);
+                let mut read = 0;
+                // Each row is yielded as it arrives. The driver's answer channel holds
+                // one message batch (`mpsc::channel(1)`): while we are not polled its
+                // connection task stops reading the socket, and TCP holds the server
+                // back. A slow client costs no memory here.
+                while let Some(row) = batch.next().await {
+                    read += 1;
+                    yield user_from_row(&row.map_err(db_error)?)?;
+                }
+                // Fewer rows than asked for: the portal ran to its end.
+                if read < EXPORT_BATCH_ROWS {
+                    break;
+                }
+            }
+            tx.commit().await.map_err(db_error)?;
+        })
+        // Dropped (the client hung up), at whatever await or yield it was suspended,
+        // the stream drops its locals in reverse order (tokio-postgres 0.7.18's source):
+        // - the batch's `RowStream`: the connection task keeps reading the rest of that
+        //   Execute's rows and discards them (at most EXPORT_BATCH_ROWS, well under 1 s);
+        // - the `Portal`: its Drop queues a Close; the `Transaction`: a ROLLBACK (and
+        //   during BEGIN, `RollbackIfNotDone` does). Both run right after that batch,
+        //   on the connection's task, with nobody awaiting them;
+        // - the connection goes back to the pool; a request that borrows it next queues
+        //   behind the ROLLBACK, so it never runs inside our transaction.
+        // Nothing is left `active` or `idle in transaction`, and no cancel request is
+        // needed: no Execute outlives one batch.
     }
     // ANCHOR_END: export
 
