@@ -12,11 +12,16 @@
 //! declared in `entity/post.rs` (`find_both_related(User)`, one join), never through
 //! one more query per post (the N+1 problem an ORM makes easy to write by accident).
 
+use async_stream::try_stream;
+use futures::TryStreamExt;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, RuntimeErr, SelectExt, Set, SqlErr,
+    AccessMode, ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, IntoActiveModel, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, RuntimeErr,
+    SelectExt, Set, SqlErr, TransactionTrait,
 };
 use users_api::sqlstate;
+use users_api::store::EXPORT_BATCH_ROWS;
 use users_api::{
     Page, PostCreate, PostRead, PostWithAuthor, StoreError, StoreResult, UserBatch, UserCreate,
     UserRead, UserStore, UserStream, UserUpdate,
@@ -116,16 +121,100 @@ impl UserStore for OrmStore {
     // ANCHOR_END: delete
 
     // ANCHOR: create_batch
-    async fn create_batch(&self, _batch: &UserBatch) -> StoreResult<Vec<UserRead>> {
-        Err(StoreError::internal("create_batch: not written yet"))
+    async fn create_batch(&self, batch: &UserBatch) -> StoreResult<Vec<UserRead>> {
+        let models = batch.users().iter().map(|user| user::ActiveModel {
+            name: Set(user.name().to_owned()),
+            email: Set(user.email().to_owned()),
+            ..Default::default()
+        });
+        let txn = begin_cancel_safe(&self.db, None, None).await?;
+        // One statement for the batch, in the ORM's idiom, a multi-row VALUES:
+        // `INSERT INTO users (name, email) VALUES ($1, $2), ($3, $4), ... ON CONFLICT
+        // DO NOTHING RETURNING ...`. Its price next to the other tiers' `UNNEST` of two
+        // arrays: 2 bind parameters per row, and one SQL text per batch size, so up to
+        // 100 prepared statements per connection, in sqlx's statement cache (100 by
+        // default) beside every other query of the tier.
+        //
+        // `OnConflict::new()` has no target: `ON CONFLICT DO NOTHING` skips a row on
+        // any unique violation, and the index on `lower(email)` is the only one an
+        // insert can hit (an in-batch repeat is skipped too). SeaORM's shortcut
+        // `.on_conflict_do_nothing()` would not do: it renders `ON CONFLICT ("id") DO
+        // NOTHING`, and a taken email would fail the statement with a 23505.
+        // `exec_with_returning` gives the `Model`s of the rows inserted, maybe none.
+        let inserted = User::insert_many(models)
+            .on_conflict(OnConflict::new().do_nothing().to_owned())
+            .exec_with_returning(&txn)
+            .await
+            .map_err(db_error)?;
+        // On an error, `?` drops `txn`, which rolls back (see `begin_cancel_safe`).
+        match batch.check_inserted(inserted.into_iter().map(user_from_model).collect()) {
+            Ok(users) => {
+                txn.commit().await.map_err(db_error)?;
+                Ok(users)
+            }
+            // An entry was skipped: keep none of the batch.
+            Err(taken) => {
+                txn.rollback().await.map_err(db_error)?;
+                Err(taken)
+            }
+        }
     }
     // ANCHOR_END: create_batch
 
     // ANCHOR: export
     fn export(&self) -> UserStream {
-        Box::pin(futures::stream::once(async {
-            Err(StoreError::internal("export: not written yet"))
-        }))
+        let db = self.db.clone();
+        // `try_stream!` turns the block into a state machine that owns `txn` (and
+        // through it the pooled connection) and the row stream borrowing it, so the
+        // stream is `'static`, as axum needs. An `Err` from `?` is the last item.
+        //
+        // What a drop (the client hung up) does at each await:
+        // * in `begin_cancel_safe`: the task goes on alone; see there.
+        // * in `.stream(&txn)`: it only takes the transaction's lock; nothing sent.
+        // * in `rows.try_next()`, or parked at `yield`: `rows` goes first (the lock
+        //   released, sqlx's read of the batch abandoned), then `txn`, whose `Drop`
+        //   queues a ROLLBACK. The connection goes back, and sqlx's `return_to_pool`
+        //   ping sends the ROLLBACK and reads the rest of the batch (at most
+        //   `EXPORT_BATCH_ROWS` rows) and its answer: idle within one batch.
+        // * in `commit`: a ROLLBACK is queued after the COMMIT (a warning, if any).
+        Box::pin(try_stream! {
+            let batch_rows = u64::try_from(EXPORT_BATCH_ROWS).map_err(StoreError::internal)?;
+            // REPEATABLE READ: every statement sees the snapshot of the first, so
+            // the batches make one consistent export. SeaORM sets it and READ ONLY
+            // with one more statement after BEGIN, `SET TRANSACTION ...`.
+            let txn = begin_cancel_safe(
+                &db,
+                Some(IsolationLevel::RepeatableRead),
+                Some(AccessMode::ReadOnly),
+            )
+            .await?;
+            // Keyset batches, as `list` pages: `WHERE id > $1 ORDER BY id LIMIT $2`.
+            // Each statement is short (the 5 s statement timeout never sees a slow
+            // reader), and a dropped export leaves at most one batch in flight.
+            let mut after_id = 0;
+            loop {
+                // `stream` decodes each row as sqlx reads it off the socket (`all`
+                // would collect the batch in a `Vec`), as fast as the client reads.
+                let mut rows = User::find()
+                    .filter(user::Column::Id.gt(after_id))
+                    .order_by_asc(user::Column::Id)
+                    .limit(batch_rows)
+                    .stream(&txn)
+                    .await
+                    .map_err(db_error)?;
+                let mut read = 0;
+                while let Some(model) = rows.try_next().await.map_err(db_error)? {
+                    after_id = model.id;
+                    read += 1;
+                    yield user_from_model(model);
+                }
+                // A short batch is the last: no statement to find an empty one.
+                if read < batch_rows {
+                    break;
+                }
+            }
+            txn.commit().await.map_err(db_error)?;
+        })
     }
     // ANCHOR_END: export
 
@@ -265,6 +354,38 @@ impl UserStore for OrmStore {
     }
     // ANCHOR_END: close
 }
+
+// ANCHOR: begin_cancel_safe
+/// Begins a transaction (`db.begin_with_config`) in a task of its own, so that
+/// dropping the caller's future cannot leave a connection in a transaction nobody
+/// rolls back.
+///
+/// The trap, in sqlx-postgres 0.9.0's `transaction.rs` (SeaORM calls its `begin`):
+/// the transaction depth is raised only once BEGIN's answer is back, and the
+/// rollback on drop (sqlx's guard, and SeaORM's `Drop for DatabaseTransaction`, via
+/// `start_rollback`) is queued only when that depth is above 0. A future dropped
+/// while BEGIN is in flight leaves the server in a transaction sqlx does not know
+/// of, and the pool lends the connection out like that (transact-rs/sqlx#4393,
+/// fixed upstream after 0.9.0).
+///
+/// A spawned task is not dropped with our future: it runs `begin` to the end, and
+/// if nobody awaits the `JoinHandle` any more, tokio drops the task's output, the
+/// `DatabaseTransaction`. That drop, as at every later await of the callers, queues
+/// a ROLLBACK; the connection goes back to the pool, whose `return_to_pool` ping
+/// sends it before the connection is lent again. The cost: a task per transaction.
+async fn begin_cancel_safe(
+    db: &DatabaseConnection,
+    isolation: Option<IsolationLevel>,
+    access: Option<AccessMode>,
+) -> StoreResult<DatabaseTransaction> {
+    let db = db.clone();
+    tokio::spawn(async move { db.begin_with_config(isolation, access).await })
+        .await
+        // The task panicked or the runtime is shutting down.
+        .map_err(StoreError::internal)?
+        .map_err(db_error)
+}
+// ANCHOR_END: begin_cancel_safe
 
 // ANCHOR: row_mapping
 /// Maps the entity's `Model` onto the API's `UserRead`, field by field. SeaORM has
