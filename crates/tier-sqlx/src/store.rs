@@ -1,22 +1,30 @@
 //! The store of tier II: hand-written SQL, checked at compile time by `sqlx`'s macros.
 //!
 //! Each operation runs one `query_as!` or `query!` on the pool (listing a user's posts
-//! may run a second, only when its page comes back empty). At compile time the
-//! macro sends the SQL to PostgreSQL to have it described (or reads that description
-//! from `.sqlx/` when `SQLX_OFFLINE=true`), checks the parameters' types and the
-//! columns' names, types and nullability, and writes the row mapping. At run time the
-//! pool lends a connection, which prepares the statement once and caches it (sqlx
-//! keeps 100 per connection), so later calls skip the parse round trip. A typo in the
-//! SQL or a column that does not fit `UserRead` or `PostRead` is a compile error here,
-//! not a failed request: that is what this tier buys over the raw driver.
+//! may run a second, only when its page comes back empty; the batch and the export run
+//! theirs in a transaction). At compile time the macro sends the SQL to PostgreSQL to
+//! have it described (or reads that description from `.sqlx/` when
+//! `SQLX_OFFLINE=true`), checks the parameters' types and the columns' names, types and
+//! nullability, and writes the row mapping. At run time the pool lends a connection,
+//! which prepares the statement once and caches it (sqlx keeps 100 per connection), so
+//! later calls skip the parse round trip. A typo in the SQL or a column that does not
+//! fit `UserRead` or `PostRead` is a compile error here, not a failed request: that is
+//! what this tier buys over the raw driver.
 //!
 //! Posts come with their author through a join written in the SQL, so a page costs
 //! one statement however long it is (no N+1); `PostAuthorRow` is the flat row that
 //! `query_as!` fills from that join.
+//!
+//! A `Transaction` owns its pooled connection, derefs to it (`&mut *tx` is an
+//! executor), and rolls back when dropped unfinished; only its `begin` is unsafe to drop
+//! half way in sqlx 0.9.0, hence `begin_cancel_safe`.
 
-use sqlx::PgPool;
+use futures::TryStreamExt as _;
 use sqlx::types::chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, Transaction};
+use tracing::Instrument as _;
 use users_api::sqlstate;
+use users_api::store::EXPORT_BATCH_ROWS;
 use users_api::{
     Page, PostCreate, PostRead, PostWithAuthor, StoreError, StoreResult, UserBatch, UserCreate,
     UserRead, UserStore, UserStream, UserUpdate,
@@ -110,16 +118,106 @@ impl UserStore for SqlxStore {
     // ANCHOR_END: delete
 
     // ANCHOR: create_batch
-    async fn create_batch(&self, _batch: &UserBatch) -> StoreResult<Vec<UserRead>> {
-        Err(StoreError::internal("create_batch: not written yet"))
+    async fn create_batch(&self, batch: &UserBatch) -> StoreResult<Vec<UserRead>> {
+        let (names, emails) = (batch.names(), batch.emails());
+        let mut tx = begin_cancel_safe(&self.pool, "BEGIN").await?;
+        // One INSERT for the batch: `UNNEST` turns the two arrays into rows of (name,
+        // email), 2 parameters and one SQL text whatever the batch's size.
+        // `ON CONFLICT DO NOTHING` has no target: it skips a row on any unique
+        // violation, and the index on `lower(email)` is the only one an insert can hit
+        // (an in-batch repeat is skipped too), so a taken email shows as a missing row.
+        //
+        // For a `text[]` parameter the macro expects a `Vec<String>` or `&[String]`: it
+        // lends a `String` as a `&str` at the top level only, not inside a slice, so a
+        // `&[&str]` fails its check (E0308) although sqlx encodes it as a `text[]` all
+        // the same (`&str` is `PgHasArrayType`). `as &[&str]` is the macro's type
+        // override for a parameter: it skips that check (the cast itself must still
+        // compile), and no `String` is copied.
+        let inserted = sqlx::query_as!(
+            UserRead,
+            "INSERT INTO users (name, email) \
+             SELECT * FROM UNNEST($1::text[], $2::text[]) \
+             ON CONFLICT DO NOTHING \
+             RETURNING id, name, email, created_at",
+            &names[..] as &[&str],
+            &emails[..] as &[&str],
+        )
+        .fetch_all(&mut *tx)
+        .await
+        // On an error, or if this future is dropped at an await (the client hung up),
+        // `tx` is dropped unfinished, which queues a ROLLBACK (see `export`).
+        .map_err(db_error)?;
+        match batch.check_inserted(inserted) {
+            Ok(users) => {
+                tx.commit().await.map_err(db_error)?;
+                Ok(users)
+            }
+            // An entry was skipped: keep none of the batch. Dropping `tx` would roll
+            // back only when the connection next goes out; this rolls back now.
+            Err(taken) => {
+                tx.rollback().await.map_err(db_error)?;
+                Err(taken)
+            }
+        }
     }
     // ANCHOR_END: create_batch
 
     // ANCHOR: export
     fn export(&self) -> UserStream {
-        Box::pin(futures::stream::once(async {
-            Err(StoreError::internal("export: not written yet"))
-        }))
+        let pool = self.pool.clone();
+        // `try_stream!` turns the block into a state machine that owns `tx` (and through
+        // it the pooled connection) and the row stream borrowing it, so the stream is
+        // `'static`, as axum needs. An `Err` from `?` is the last item.
+        //
+        // What a drop (the client hung up) does at each await, in sqlx 0.9.0:
+        // * in `begin_cancel_safe`: the task goes on alone; see there.
+        // * in `rows.try_next()`, or parked at `yield`: `rows` goes first, its
+        //   ReadyForQuery still owed, then `tx`: `Drop for Transaction` (sqlx-core's
+        //   `transaction.rs`) calls `start_rollback` (sqlx-postgres's `transaction.rs`),
+        //   which only queues a ROLLBACK. Then the `PoolConnection` in it: its `Drop`
+        //   (sqlx-core's `pool/connection.rs`) spawns `return_to_pool`, whose `ping` (a
+        //   Sync, then `wait_until_ready`) sends the ROLLBACK and reads the rest of the
+        //   batch (at most `EXPORT_BATCH_ROWS` rows) and the answers: idle within one
+        //   batch. (If that fails, the connection is closed and the server rolls back.)
+        // * in `commit`: a ROLLBACK is queued after the COMMIT (a warning, if any).
+        Box::pin(async_stream::try_stream! {
+            // REPEATABLE READ: every statement sees the snapshot of the first, so the
+            // batches make one consistent export. sqlx sends it in the BEGIN itself.
+            let mut tx =
+                begin_cancel_safe(&pool, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?;
+            // Keyset batches, the very statement of `list`. Not one `fetch` of the whole
+            // table: sqlx sends no cancel request, so a dropped `fetch` leaves the server
+            // sending the rest, which the connection must read before it is usable
+            // (`wait_until_ready` in sqlx-postgres's `connection/mod.rs`, run by the
+            // pool's `ping`): a million rows would keep the session busy long after the
+            // client left. And one statement lasting as long as a slow reader would be
+            // cut off by the 5 s statement timeout.
+            let mut after_id = 0;
+            loop {
+                // `fetch` decodes each row as sqlx reads it off the socket (`fetch_all`
+                // would collect the batch in a `Vec`), as fast as the client reads.
+                let mut rows = sqlx::query_as!(
+                    UserRead,
+                    "SELECT id, name, email, created_at FROM users \
+                     WHERE id > $1 ORDER BY id LIMIT $2",
+                    after_id,
+                    EXPORT_BATCH_ROWS,
+                )
+                .fetch(&mut *tx);
+                let mut read = 0;
+                while let Some(user) = rows.try_next().await.map_err(db_error)? {
+                    after_id = user.id;
+                    read += 1;
+                    yield user;
+                }
+                // A short batch is the last: no statement to find an empty one.
+                if read < EXPORT_BATCH_ROWS {
+                    break;
+                }
+            }
+            tx.commit().await.map_err(db_error)?;
+        })
     }
     // ANCHOR_END: export
 
@@ -258,6 +356,40 @@ impl UserStore for SqlxStore {
     }
     // ANCHOR_END: close
 }
+
+// ANCHOR: begin_cancel_safe
+/// Begins a transaction with `statement` in a task of its own, so that dropping the
+/// caller's future cannot leave a connection in a transaction nobody rolls back.
+///
+/// The trap, in sqlx-postgres 0.9.0's `transaction.rs`: `PgTransactionManager::begin`
+/// raises the connection's `transaction_depth` only once BEGIN's answer is back, and
+/// `start_rollback` (called by its guard and by `Drop for Transaction`) queues a
+/// ROLLBACK only when that depth is above 0. Dropped while BEGIN is in flight, the
+/// future leaves the server in a transaction sqlx does not know of; the pool's `ping`
+/// reads BEGIN's answer and lends the connection out like that, and every later
+/// statement on it joins a transaction never committed (transact-rs/sqlx#4393, fixed
+/// upstream after 0.9.0).
+///
+/// A spawned task is not dropped with our future: it runs `begin_with` to the end, and
+/// if nobody awaits the `JoinHandle` any more, tokio drops the task's output, the
+/// `Transaction`, which queues a ROLLBACK as at every later await of the callers. The
+/// cost: a task per transaction. `in_current_span` keeps the request's span on what
+/// the task logs.
+async fn begin_cancel_safe(
+    pool: &PgPool,
+    statement: &'static str,
+) -> StoreResult<Transaction<'static, Postgres>> {
+    // `begin_with` takes a connection (within `ACQUIRE_TIMEOUT`) and sends `statement`
+    // ("BEGIN" is what `pool.begin()` sends); the `'static` transaction owns the
+    // connection, so it can leave the task.
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin_with(statement).await }.in_current_span())
+        .await
+        // The task panicked or the runtime is shutting down.
+        .map_err(StoreError::internal)?
+        .map_err(db_error)
+}
+// ANCHOR_END: begin_cancel_safe
 
 // ANCHOR: row_mapping
 // No mapping function: `query_as!(UserRead, ...)` writes it at compile time. It learns
