@@ -331,3 +331,75 @@ async fn n_plus_one_counts_one_plus_n_statements_for_the_loop_and_a_constant_oth
         .await
         .expect("drop the example's database");
 }
+
+/// The line of `text` that starts with `prefix`.
+fn line_starting<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find(|line| line.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?} in:\n{text}"))
+}
+
+/// Runs example `name` against the tests' server (its `postgres` database, or `url`).
+async fn run_against(name: &'static str, url: Option<String>) -> String {
+    let url = url.unwrap_or_else(|| testkit::admin_database().url().expose_secret().to_owned());
+    let binary = example(name);
+    // spawn_blocking: the example takes seconds, and this runtime has one thread.
+    let output = tokio::task::spawn_blocking(move || {
+        run(name, Command::new(binary).env("DATABASE_URL", url))
+    });
+    stdout(&output.await.expect("runner task"))
+}
+
+/// Commit, rollback and drop in every tier's library, read from another connection; sqlx's
+/// queued rollback on a bare connection; sqlx 0.9.0's cancelled `begin()` (#4393).
+#[tokio::test]
+async fn transactions_commit_roll_back_and_drop_as_documented() {
+    let db = TestDb::create().await;
+    let url = db.config().database.url().expose_secret().to_owned();
+    let text = run_against("transactions", Some(url)).await;
+    // "sqlx committed: 1 row seen by another connection"
+    let seen = |prefix: &str| -> (i64, &str) {
+        let line = line_starting(&text, &format!("{prefix}: "));
+        let rest = &line[prefix.len() + 2..];
+        let rows = rest.split_whitespace().next().unwrap().parse().unwrap();
+        (rows, line)
+    };
+    for driver in ["tokio-postgres", "sqlx", "sea-orm"] {
+        assert_eq!(seen(&format!("{driver} committed")).0, 1, "{text}");
+        let (rows, line) = seen(&format!("{driver} rolled back"));
+        assert_eq!(rows, 0, "{text}");
+        assert!(line.ends_with("; error 23505"), "{line}");
+        let (rows, line) = seen(&format!("{driver} dropped"));
+        assert_eq!(rows, 0, "{text}");
+        // The ROLLBACK reached the server: at once, or through the pool's return task.
+        assert!(line.contains("; session idle "), "{line}");
+    }
+    // On a connection of its own, sqlx's ROLLBACK waits for the next use, locks held.
+    let (rows, line) = seen("sqlx PgConnection dropped");
+    assert_eq!(rows, 0, "{text}");
+    assert!(line.contains("session still idle in transaction"), "{line}");
+    assert!(line.ends_with("another session: error 55P03"), "{line}");
+    let line = line_starting(&text, "sqlx PgConnection next use");
+    assert!(line.contains("; session idle "), "{line}");
+    // #4393: the insert succeeded, yet nobody else sees it. If this fails after a sqlx
+    // upgrade, the bug is fixed: update the example's docs and this test.
+    let (rows, line) = seen("sqlx begin() cancelled, then an autocommit insert");
+    assert_eq!(rows, 0, "{text}");
+    assert!(line.contains("the insert said 1 row inserted"), "{line}");
+    assert!(line.ends_with("session idle in transaction"), "{line}");
+    // The guard: begin() in a task always completes, its transaction rolls back.
+    let (rows, line) = seen("sqlx begin() in a task cancelled, then an autocommit insert");
+    assert_eq!(rows, 1, "{text}");
+    assert!(line.ends_with("session idle"), "{line}");
+    // The scratch table is gone.
+    let client = db.connect().await;
+    let left: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'example_transactions_%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "the example left its table behind");
+}
