@@ -403,3 +403,38 @@ async fn transactions_commit_roll_back_and_drop_as_documented() {
         .get(0);
     assert_eq!(left, 0, "the example left its table behind");
 }
+
+/// A timeout drops the future, not the query: it stays active until tokio-postgres's
+/// cancel request, sqlx's statement_timeout, or the server's own checks stop it.
+#[tokio::test]
+async fn cancel_query_shows_the_query_running_on_until_something_stops_it() {
+    let text = run_against("cancel_query", None).await;
+    for driver in ["tokio-postgres", "sqlx"] {
+        let prefix = format!("{driver}: timeout fired after");
+        let fired = seconds_after(&text, &prefix);
+        assert!((0.99..5.0).contains(&fired), "{text}");
+        let line = line_starting(&text, &prefix);
+        assert!(line.ends_with("the query is active"), "{line}");
+    }
+    // The cancel request stops it long before the 10 s sleep would end by itself.
+    let cancelled = seconds_after(&text, "tokio-postgres: cancel request sent");
+    assert!(cancelled < 4.0, "{text}");
+    line_starting(
+        &text,
+        "tokio-postgres: the next query on the connection: ok",
+    );
+    // statement_timeout (3 s) stops sqlx's, counted from the start.
+    let stopped = seconds_after(&text, "sqlx: no cancel request");
+    assert!((2.9..8.0).contains(&stopped), "{text}");
+    let line = line_starting(&text, "sqlx: the next query on the connection");
+    assert!(line.contains("error 57014"), "{line}");
+    assert!(line.ends_with("the one after: ok"), "{line}");
+    // Closing the connection does not stop it either...
+    let line = line_starting(&text, "sqlx closed: connection closed");
+    assert!(line.ends_with("the query is active"), "{line}");
+    // ...until pg_cancel_backend, or the server checking for its client.
+    let cancelled = seconds_after(&text, "sqlx closed: pg_cancel_backend");
+    assert!(cancelled < 4.0, "{text}");
+    let noticed = seconds_after(&text, "sqlx closed with client_connection_check_interval");
+    assert!(noticed < 4.0, "{text}");
+}
