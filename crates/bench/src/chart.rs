@@ -9,6 +9,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::report::Report;
+use crate::workload::Workload;
 
 /// Bar colours, one per tier row (colour-blind-safe Okabe-Ito hues).
 const COLOURS: [RGBColor; 6] = [
@@ -22,20 +23,22 @@ const COLOURS: [RGBColor; 6] = [
 
 /// The chart of `report` as an SVG document.
 pub fn svg(report: &Report) -> anyhow::Result<String> {
-    let workloads: Vec<String> = report
+    // Request rates only: the export has its own figures (rows/s, memory), in the
+    // report's tables.
+    let rated: Vec<Workload> = report
         .settings
         .workloads
         .iter()
-        .map(|w| w.name().to_owned())
+        .copied()
+        .filter(|w| w.request_rate())
         .collect();
+    let workloads: Vec<String> = rated.iter().map(|w| w.name().to_owned()).collect();
     let tiers: Vec<&str> = report.tiers.iter().map(|t| t.label.as_str()).collect();
     // values[w][t], by position because position is where a bar is drawn: group `w`
     // on the x axis, bar `t` within it. Each value is looked up by name; `None` where
     // that tier did not run that workload.
     let table = |pick: fn(&crate::report::Summary) -> f64| -> Vec<Vec<Option<f64>>> {
-        report
-            .settings
-            .workloads
+        rated
             .iter()
             .map(|w| {
                 tiers
@@ -185,6 +188,11 @@ mod tests {
         assert!(svg.contains("Throughput, requests/s"));
         // plotters writes each text on a line of its own.
         assert!(svg.contains("\nget\n"), "the workload labels the group");
+        assert!(svg.contains("\nbatch\n"));
+        assert!(
+            !svg.contains("\nexport\n"),
+            "the export is not a request rate"
+        );
         assert!(svg.contains("\ntier-sqlx\n"), "the legend names the tiers");
         assert!(svg.contains("20.0k"));
         assert!(svg.matches("<rect").count() >= 4);

@@ -49,7 +49,9 @@ pub struct Options {
     #[arg(long)]
     pub rounds: Option<usize>,
     /// Workloads, comma-separated [default: get,list,create,update,mixed,posts,user-posts;
-    /// --quick: get,list,mixed].
+    /// --quick: get,list,mixed]. Also: list-first, list-last, batch (compared with create:
+    /// run both) and export (one whole export per tier and round; its target is set for
+    /// --rows 1000000).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Option<Vec<Workload>>,
     /// Tiers, comma-separated [default: raw,sqlx,orm,raw-pipelined].

@@ -20,6 +20,8 @@
 //! * [`tiers`]: building, starting and stopping a tier; its CPU time and peak RSS.
 //! * [`rounds`]: the timed rounds, one tier alive at a time, and where the CPU went.
 //! * [`loadgen`]: the HTTP load generator (hyper, HDR histograms).
+//! * [`export`]: the `export` workload: whole exports, lines counted, the tier's
+//!   resident memory sampled while they stream.
 //! * [`wire_cost`]: each tier behind the counting proxy: round trips per request.
 //! * [`proxy`]: a TCP proxy that parses the PostgreSQL wire protocol and counts
 //!   messages and round trips: the explanation of the gaps between tiers.
@@ -29,6 +31,7 @@
 
 pub mod chart;
 pub mod cli;
+pub mod export;
 pub mod loadgen;
 pub mod machine;
 pub mod pgbench;

@@ -5,6 +5,7 @@
 //! cargo run -p bench --release                 # the full run: 3 rounds, 7 workloads
 //! cargo run -p bench --release -- --rows 1000 --workloads list,posts,user-posts
 //! cargo run -p bench --release -- --rows 1000000 --workloads list-first,list-last --posts-per-user 0
+//! cargo run -p bench --release -- --rows 1000000 --workloads create,batch,export --posts-per-user 0
 //! cargo run -p bench --release -- --help
 //! ```
 //!

@@ -7,6 +7,8 @@
 //! * `report/assemble.rs`: the report as a function of the measured results;
 //! * `report/targets.rs`: the course's targets, checked against the results;
 //! * `report/posts.rs`: posts with their authors against users, and why the gap;
+//! * `report/batch.rs`: batches against single creates, users written per second;
+//! * `report/export.rs`: the export's rows per second and memory growth;
 //! * `report/markdown.rs`: the Markdown, section by section;
 //! * `report/format.rs`: the table writer and number formats the Markdown uses;
 //! * `report/files.rs`: writing `report.md`, `report.json` and `report.svg`.
@@ -20,6 +22,8 @@ use crate::tiers::LineCount;
 use crate::workload::Workload;
 
 mod assemble;
+mod batch;
+mod export;
 mod figures;
 mod files;
 #[cfg(test)]
@@ -30,6 +34,8 @@ mod posts;
 mod targets;
 
 pub use assemble::{Header, Measurements};
+pub use batch::{BATCH_TO_CREATE_GOAL, BatchGain};
+pub use export::{EXPORT_GROWTH_GOAL_MB, ExportCell, ExportRun, ExportSummary};
 pub use figures::{Cell, CellKey, RunFigures, Summary, median};
 pub use files::write_files;
 pub use format::thousands;
@@ -99,6 +105,9 @@ pub struct Report {
     /// one the tiers in the order they ran (the order of every table). Look a cell up
     /// by name with [`Report::cell`].
     pub results: Vec<Cell>,
+    /// The exports, per tier in the plan's order (the `export` workload is not a request
+    /// rate, so it is not among `results`).
+    pub exports: Vec<ExportCell>,
     /// pgbench's ceilings.
     pub pgbench: Ceilings,
     /// The course's targets, checked against this run.

@@ -7,6 +7,9 @@
 //! records where the CPU went: the tier, the database's server processes, the load
 //! generator (this process) and the whole machine.
 //!
+//! The `export` workload is not a request rate: in its turn, the tier streams one whole
+//! export to one client while its memory is watched ([`crate::export::measure`]).
+//!
 //! The figures are filed by tier label and workload ([`CellKey`]); a tier that does
 //! not start is left out of the remaining rounds and noted, and the others go on.
 
@@ -15,16 +18,18 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{Plan, TierLabel, TierSpec};
 use crate::loadgen::{self, Window};
-use crate::report::{CellKey, RunFigures};
-use crate::seed;
+use crate::report::{CellKey, ExportRun, RunFigures};
 use crate::tiers::{self, TierProcess};
 use crate::workload::Workload;
+use crate::{export, seed};
 
 /// What the rounds measured.
 #[derive(Debug, Clone, Default)]
 pub struct Rounds {
-    /// Every round's figures, per tier and workload.
+    /// Every round's figures, per tier and request-rate workload.
     pub runs: BTreeMap<CellKey, Vec<RunFigures>>,
+    /// Every round's export, per tier (filed under the `export` workload).
+    pub exports: BTreeMap<CellKey, Vec<ExportRun>>,
     /// Tiers that did not start, in the order they failed; left out of later rounds.
     pub broken: Vec<TierLabel>,
     /// Why each of them was left out.
@@ -56,6 +61,25 @@ pub async fn run_rounds(
                 }
             };
             for workload in &plan.workloads {
+                let key = CellKey::new(&spec.label, *workload);
+                if !workload.request_rate() {
+                    let run = export::measure(&tier, plan.rows, round).await;
+                    eprintln!(
+                        "bench: round {round}/{} {:<22} {:<10} {:>8} rows/s  {:.1} MB/s  RSS {} -> peak {} MB{}",
+                        plan.rounds,
+                        spec.label.as_str(),
+                        workload.name(),
+                        crate::report::thousands(run.rows_per_s()),
+                        run.mb_per_s(),
+                        mb(run.rss_before_bytes),
+                        mb(run.peak_bytes()),
+                        run.error
+                            .as_ref()
+                            .map_or(String::new(), |e| format!("  FAILED: {e}"))
+                    );
+                    rounds.exports.entry(key).or_default().push(run);
+                    continue;
+                }
                 let figures = measure(db, &tier, *workload, plan, round).await?;
                 eprintln!(
                     "bench: round {round}/{} {:<22} {:<10} {:>8} req/s  p50 {:.2} ms  p99 {:.2} ms  errors {}",
@@ -70,11 +94,7 @@ pub async fn run_rounds(
                 for sample in &figures.error_samples {
                     eprintln!("bench:   error: {sample}");
                 }
-                rounds
-                    .runs
-                    .entry(CellKey::new(&spec.label, *workload))
-                    .or_default()
-                    .push(figures);
+                rounds.runs.entry(key).or_default().push(figures);
                 if workload.writes() {
                     seed::tidy(db, plan.seeded()).await?;
                 }
@@ -164,6 +184,11 @@ async fn measure(
         machine_cpu_ms: cpu.machine_ms,
         machine_busy_percent: cpu.busy_percent,
     })
+}
+
+/// Bytes as MB with one decimal, for the progress lines (`?` if unknown).
+fn mb(bytes: Option<u64>) -> String {
+    bytes.map_or("?".to_owned(), |b| format!("{:.1}", b as f64 / 1e6))
 }
 
 /// CPU time in one measured window, ms, by who spent it.

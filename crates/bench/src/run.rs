@@ -92,7 +92,13 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
 
     // 4. Rounds: A B C A B C ..., one tier alive at a time.
     let rounds = rounds::run_rounds(&plan, &tier_specs, &db).await?;
-    if !rounds.broken.is_empty() {
+    // A failed export (cut off, a line short) is a broken contract, like a broken tier.
+    let export_failed = rounds
+        .exports
+        .values()
+        .flatten()
+        .any(|run| run.error.is_some());
+    if !rounds.broken.is_empty() || export_failed {
         ok = false;
     }
     notes.extend(rounds.notes);
@@ -116,6 +122,7 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
     };
     let measured = Measurements {
         runs: rounds.runs,
+        exports: rounds.exports,
         wire_costs: wire_costs.per_cell,
         ceilings,
         tiers: tier_specs.iter().map(TierFacts::of).collect(),

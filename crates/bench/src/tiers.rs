@@ -234,6 +234,11 @@ impl TierProcess {
             .context("no VmHWM in /proc/PID/status")
     }
 
+    /// The resident set size now (`VmRSS`), bytes.
+    pub fn rss_bytes(&self) -> anyhow::Result<u64> {
+        rss_bytes(self.pid())
+    }
+
     /// Resets the peak RSS to the current RSS; `false` where the kernel does not allow it.
     pub fn reset_peak_rss(&self) -> bool {
         std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5").is_ok()
@@ -339,9 +344,27 @@ pub fn parse_stat_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// The resident set size of process `pid` now (`VmRSS`), bytes.
+pub fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    parse_vm_rss_kib(&status)
+        .map(|kib| kib * 1024)
+        .context("no VmRSS in /proc/PID/status")
+}
+
 /// `VmHWM:   12345 kB` of `/proc/PID/status`, in KiB.
 pub fn parse_vm_hwm_kib(status: &str) -> Option<u64> {
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    status_kib(status, "VmHWM:")
+}
+
+/// `VmRSS:   12345 kB` of `/proc/PID/status`, in KiB.
+pub fn parse_vm_rss_kib(status: &str) -> Option<u64> {
+    status_kib(status, "VmRSS:")
+}
+
+/// The KiB of the `/proc/PID/status` line that starts with `key`.
+fn status_kib(status: &str, key: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with(key))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
@@ -364,6 +387,9 @@ mod tests {
         let status =
             "Name:\ttier-raw\nVmPeak:\t  700000 kB\nVmHWM:\t   18432 kB\nVmRSS:\t 15000 kB\n";
         assert_eq!(parse_vm_hwm_kib(status), Some(18_432));
+        assert_eq!(parse_vm_rss_kib(status), Some(15_000));
+        assert_eq!(parse_vm_rss_kib("VmRSS:\tlots kB\n"), None);
+        assert!(rss_bytes(std::process::id()).unwrap() > 0);
         assert_eq!(parse_stat_ticks("garbage"), None);
     }
 

@@ -4,6 +4,7 @@
 //!
 //! These counts explain the gaps between tiers that the timings only show: a tier
 //! that needs two round trips per request waits twice as often for the database.
+//! The export is counted once, whole: its round trips are those of its batches of rows.
 //! They are taken after the timed rounds, never during them, because the proxy adds
 //! its own latency and CPU.
 
@@ -14,9 +15,9 @@ use crate::cli::{Plan, TierSpec};
 use crate::loadgen::{self, Window};
 use crate::proxy::{PerRequest, Proxy};
 use crate::report::CellKey;
-use crate::seed;
 use crate::tiers::TierProcess;
 use crate::workload::Workload;
+use crate::{export, seed};
 
 /// What the proxy measured for one workload: one request at a time, and under load.
 #[derive(Debug, Clone)]
@@ -76,6 +77,19 @@ async fn count_round_trips(
     let settle = Duration::from_millis(100);
     let mut out = Vec::new();
     for workload in &plan.workloads {
+        if !workload.request_rate() {
+            let cost = count_export(&tier, &proxy, plan).await?;
+            eprintln!(
+                "bench: {:<22} {:<10} {:.0} round trips, {:.0} + {:.0} messages per export",
+                spec.label.as_str(),
+                workload.name(),
+                cost.sequential.round_trips,
+                cost.sequential.client_messages,
+                cost.sequential.server_messages
+            );
+            out.push((*workload, cost));
+            continue;
+        }
         for part in workload.parts() {
             loadgen::run_sequential(tier.addr(), part, plan.seeded(), warmup).await?;
         }
@@ -124,6 +138,25 @@ async fn count_round_trips(
     tier.stop().await?;
     drop(proxy);
     Ok(out)
+}
+
+/// The messages and round trips of one whole export (no warm-up: an export is seconds
+/// long, and what one statement's preparation adds is lost in its batches).
+async fn count_export(tier: &TierProcess, proxy: &Proxy, plan: &Plan) -> anyhow::Result<WireCost> {
+    let before = proxy.snapshot();
+    let read = export::read_export(tier.addr()).await?;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let counts = proxy.snapshot().since(&before);
+    anyhow::ensure!(
+        read.lines == plan.rows,
+        "an export through the proxy brought {} lines, expected {}",
+        read.lines,
+        plan.rows
+    );
+    Ok(WireCost {
+        sequential: PerRequest::new(&counts, 1),
+        under_load: None,
+    })
 }
 
 /// Round trips per request with every connection busy: the proxy's counters are read

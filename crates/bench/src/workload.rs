@@ -9,7 +9,11 @@
 use clap::ValueEnum;
 use serde::Serialize;
 
-/// One kind of traffic. Each request of a workload is one HTTP request.
+/// How many users one request of the `batch` workload writes.
+pub const BATCH_USERS: usize = 100;
+
+/// One kind of traffic. Each request of a workload is one HTTP request. All but
+/// `export` are closed-loop request rates ([`Workload::request_rate`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Workload {
@@ -34,6 +38,13 @@ pub enum Workload {
     /// `GET /users/{id}/posts?limit=50`, a random existing user: one user's posts
     /// (all of them, `--posts-per-user`, when that is under 50).
     UserPosts,
+    /// `POST /users/batch` with [`BATCH_USERS`] users with unique emails: one
+    /// transaction, one INSERT. Compared with `create` by users written per second.
+    Batch,
+    /// `GET /users/export`: every user, one line of JSON each, streamed. Not a request
+    /// rate: a whole export per tier and round, read as fast as the client can, its
+    /// lines counted and the tier's resident memory sampled ([`crate::export`]).
+    Export,
 }
 
 impl Workload {
@@ -49,6 +60,8 @@ impl Workload {
             Self::ListLast => "list-last",
             Self::Posts => "posts",
             Self::UserPosts => "user-posts",
+            Self::Batch => "batch",
+            Self::Export => "export",
         }
     }
 
@@ -63,7 +76,26 @@ impl Workload {
 
     /// Whether it adds or changes rows (the bench database is tidied after it).
     pub fn writes(self) -> bool {
-        matches!(self, Self::Create | Self::Update | Self::Mixed)
+        matches!(
+            self,
+            Self::Create | Self::Update | Self::Mixed | Self::Batch
+        )
+    }
+
+    /// Whether it is measured as a request rate (closed loop, a timed window,
+    /// latencies): every workload but `export`, which is timed export by export.
+    pub fn request_rate(self) -> bool {
+        self != Self::Export
+    }
+
+    /// Users one successful request writes: what turns `batch`'s requests/s into the
+    /// users/s that compare with `create`'s.
+    pub fn users_written(self) -> usize {
+        match self {
+            Self::Create => 1,
+            Self::Batch => BATCH_USERS,
+            _ => 0,
+        }
     }
 }
 
@@ -87,6 +119,15 @@ mod tests {
             assert_eq!(parsed, *workload);
             assert_eq!(workload.to_string(), workload.name());
         }
+        assert!(Workload::Batch.writes() && !Workload::Export.writes());
+        let rates: Vec<_> = Workload::value_variants()
+            .iter()
+            .filter(|w| !w.request_rate())
+            .collect();
+        assert_eq!(rates, [&Workload::Export]);
+        assert_eq!(Workload::Batch.users_written(), 100);
+        assert_eq!(Workload::Create.users_written(), 1);
+        assert_eq!(Workload::Get.users_written(), 0);
         // Display pads, so the progress lines' columns line up.
         assert_eq!(format!("{:<6}|", Workload::Get), "get   |");
     }

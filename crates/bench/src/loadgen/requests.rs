@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use hyper::Method;
 
 use crate::seed::Seeded;
-use crate::workload::Workload;
+use crate::workload::{BATCH_USERS, Workload};
 
 /// Page size of the list workloads.
 pub const PAGE: u64 = 50;
@@ -86,6 +86,24 @@ pub fn request_for(
         )),
         expected: 201,
     };
+    // Entry `i` of batch `seq`: unique as create's are, with `i` added. The name is
+    // create's too, so both write rows of one width; 100 entries come to about 8 KiB,
+    // half the API's 16 KiB body limit.
+    let batch = || {
+        let entries: Vec<String> = (0..BATCH_USERS)
+            .map(|i| {
+                format!(
+                    r#"{{"name":"Bench User","email":"b{tag}.{conn}.{seq}.{i}@bench.example"}}"#
+                )
+            })
+            .collect();
+        RequestSpec {
+            method: Method::POST,
+            path: "/users/batch".into(),
+            body: Some(format!(r#"{{"users":[{}]}}"#, entries.join(","))),
+            expected: 201,
+        }
+    };
     match workload {
         Workload::Get => get(rng),
         // A random start that still leaves a full page.
@@ -119,6 +137,14 @@ pub fn request_for(
         Workload::UserPosts => RequestSpec {
             method: Method::GET,
             path: format!("/users/{}/posts?limit={PAGE}", rng.range(1, rows)),
+            body: None,
+            expected: 200,
+        },
+        Workload::Batch => batch(),
+        // Read line by line by `crate::export`, not by the closed loop.
+        Workload::Export => RequestSpec {
+            method: Method::GET,
+            path: "/users/export".into(),
             body: None,
             expected: 200,
         },
@@ -227,6 +253,36 @@ mod tests {
             users.insert(id);
         }
         assert_eq!(users.len(), 1000);
+    }
+
+    /// A batch is 100 valid, distinct users, under the body limit even with long
+    /// tags and counters; the next batch's emails are all new.
+    #[test]
+    fn a_batch_is_a_hundred_new_users_within_the_body_limit() {
+        let mut rng = Rng::new(3);
+        let tag = unique_tag();
+        let mut seen = std::collections::HashSet::new();
+        for (conn, seq) in [(0, 1), (0, 2), (1, 1), (999, u64::from(u32::MAX))] {
+            let spec = request_for(Workload::Batch, &mut rng, SEEDED, &tag, conn, seq);
+            assert_eq!(
+                (spec.method.clone(), spec.path.as_str()),
+                (Method::POST, "/users/batch")
+            );
+            assert_eq!(spec.expected, 201);
+            let body = spec.body.unwrap();
+            assert!(
+                body.len() < users_api::extract::BODY_LIMIT * 3 / 4,
+                "{}",
+                body.len()
+            );
+            let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let batch = users_api::validate::user_batch(&json).unwrap();
+            assert_eq!(batch.users().len(), BATCH_USERS);
+            for email in batch.emails() {
+                assert!(seen.insert(email.to_lowercase()), "{email} twice");
+            }
+        }
+        assert_eq!(seen.len(), 4 * BATCH_USERS);
     }
 
     #[test]

@@ -5,17 +5,21 @@
 //! (workload by workload, tiers in the order they ran). Assembling walks the plan and
 //! looks every cell up by name, so the order of the tables is the plan's and never
 //! the map's, and a tier that was left out leaves a gap rather than shifting the rest.
-//! It also adds the notes only the whole picture shows (failed requests, connections
-//! opened while counting, no memory figures), and checks the targets.
+//! It also adds the notes only the whole picture shows (failed requests, failed
+//! exports, connections opened while counting, no memory figures), and checks the
+//! targets.
 
 use std::collections::BTreeMap;
 
-use super::{Cell, CellKey, Report, RunFigures, Settings, Summary, TierFacts};
+use super::{
+    Cell, CellKey, ExportCell, ExportRun, Report, RunFigures, Settings, Summary, TierFacts,
+};
 use crate::cli::{Plan, TierSpec};
 use crate::machine::Machine;
 use crate::pgbench::Ceilings;
 use crate::tiers;
 use crate::wire_cost::WireCost;
+use crate::workload::Workload;
 
 /// What the report's header says about the run itself.
 #[derive(Debug, Clone)]
@@ -31,8 +35,10 @@ pub struct Header {
 /// Everything a run measured, filed by tier label and workload.
 #[derive(Debug, Clone, Default)]
 pub struct Measurements {
-    /// Every round's figures of each tier and workload.
+    /// Every round's figures of each tier and request-rate workload.
     pub runs: BTreeMap<CellKey, Vec<RunFigures>>,
+    /// Every round's export of each tier (filed under the `export` workload).
+    pub exports: BTreeMap<CellKey, Vec<ExportRun>>,
     /// Messages and round trips per request, through the counting proxy.
     pub wire_costs: BTreeMap<CellKey, WireCost>,
     /// pgbench's ceilings, or why there are none.
@@ -84,6 +90,7 @@ impl Report {
     pub fn assemble(plan: &Plan, header: Header, measured: Measurements) -> Self {
         let Measurements {
             mut runs,
+            mut exports,
             mut wire_costs,
             ceilings,
             tiers,
@@ -123,6 +130,24 @@ impl Report {
                 });
             }
         }
+        let mut export_cells = Vec::new();
+        for spec in &plan.tiers {
+            let key = CellKey::new(&spec.label, Workload::Export);
+            let Some(runs) = exports.remove(&key) else {
+                continue;
+            };
+            for run in &runs {
+                if let Some(error) = &run.error {
+                    notes.push(format!(
+                        "{} export of round {} failed: {error}",
+                        spec.label, run.round
+                    ));
+                }
+            }
+            let mut cell = ExportCell::new(spec.label.clone(), runs);
+            cell.round_trips = wire_costs.remove(&key).map(|cost| cost.sequential);
+            export_cells.push(cell);
+        }
         for cell in &results {
             if let Some(rt) = &cell.round_trips
                 && rt.new_connections > 0
@@ -146,6 +171,7 @@ impl Report {
             settings: Settings::of(plan, &tiers),
             tiers,
             results,
+            exports: export_cells,
             pgbench: ceilings,
             targets: Vec::new(),
             notes,
@@ -252,5 +278,59 @@ mod tests {
         assert_eq!(report.settings.tiers, ["tier-raw", "tier-sqlx"]);
         assert_eq!(report.settings.workloads, [Workload::Get, Workload::List]);
         assert!(!report.targets.is_empty());
+    }
+
+    /// Exports are filed apart from the request rates, in the plan's order of tiers,
+    /// with their round trips; a failed export becomes a note.
+    #[test]
+    fn exports_get_cells_of_their_own() {
+        use crate::report::fixtures::export_run;
+        let plan =
+            Options::try_parse_from(["bench", "--tiers", "raw,sqlx", "--workloads", "export"])
+                .unwrap()
+                .plan(None, std::path::Path::new("/ws"))
+                .unwrap();
+        let mut measured = Measurements {
+            tiers: vec![facts("tier-raw"), facts("tier-sqlx")],
+            ..Measurements::default()
+        };
+        let mut failed = export_run(2, 1.0, 0);
+        failed.error = Some("9999 lines, expected 10000".into());
+        for (tier, runs) in [
+            ("tier-sqlx", vec![export_run(1, 0.5, 1_000_000), failed]),
+            ("tier-raw", vec![export_run(1, 0.5, 2_000_000)]),
+        ] {
+            let key = CellKey::new(&tier.into(), Workload::Export);
+            measured.exports.insert(key.clone(), runs);
+            let wire = cell(tier, Workload::Get, 1.0, 1.0).round_trips.unwrap();
+            measured.wire_costs.insert(
+                key,
+                WireCost {
+                    sequential: wire,
+                    under_load: None,
+                },
+            );
+        }
+        let header = Header {
+            date: "2026-12-03T00:00:00Z".into(),
+            command_line: "bench".into(),
+            machine: crate::report::fixtures::report().machine,
+        };
+        let report = Report::assemble(&plan, header, measured);
+        assert!(report.results.is_empty(), "an export is not a request rate");
+        let tiers: Vec<&str> = report.exports.iter().map(|c| c.tier.as_str()).collect();
+        assert_eq!(tiers, ["tier-raw", "tier-sqlx"]);
+        assert!(report.exports.iter().all(|c| c.round_trips.is_some()));
+        assert_eq!(report.exports[1].failed(), 1);
+        assert_eq!(
+            report.notes[0],
+            "tier-sqlx export of round 2 failed: 9999 lines, expected 10000"
+        );
+        let growth = report
+            .targets
+            .iter()
+            .find(|t| t.name == "tier-raw: RSS growth during export, MB")
+            .unwrap();
+        assert_eq!(growth.value, Some(2.0));
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! One method per section, in the order they appear: the header (machine, load,
 //! settings), the results, where the CPU goes, pgbench's ceilings, the tiers, what a
-//! request costs on the wire, posts against users (`report/posts.rs`), the course's
-//! targets, and the notes. A section with
+//! request costs on the wire, posts against users (`report/posts.rs`), batches against
+//! creates (`report/batch.rs`), the export (`report/export.rs`), the course's targets,
+//! and the notes. A section with
 //! nothing to show (no CPU figures, no round trips, no notes) is left out. Every table
 //! goes through the one writer in `report/format.rs`; a snapshot test below pins the
 //! whole output, so a change of layout is always a deliberate one.
@@ -26,6 +27,8 @@ impl Report {
         self.tiers_section(&mut md);
         self.wire_section(&mut md);
         self.posts_section(&mut md);
+        self.batch_section(&mut md);
+        self.export_section(&mut md);
         self.targets_section(&mut md);
         self.notes_section(&mut md);
         md

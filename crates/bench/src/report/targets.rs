@@ -1,6 +1,8 @@
 //! The course's targets, checked against a run: throughput ratios to pgbench and to
 //! tier-raw, peak memory, keyset pagination's last page against its first, and posts
-//! with their authors against users (`report/posts.rs` explains that gap).
+//! with their authors against users (`report/posts.rs` explains that gap), batches
+//! against single creates (`report/batch.rs`) and the export's memory growth
+//! (`report/export.rs`).
 //!
 //! A target is only met or missed on the figures this run measured; when a figure is
 //! missing (a workload not run, pgbench not installed) the target says "not measured"
@@ -92,11 +94,18 @@ impl Report {
             true,
         ));
         for tier in &self.tiers {
+            // The export's peak counts too: it is a workload like the others.
+            let export_peak = self
+                .exports
+                .iter()
+                .filter(|c| c.tier == tier.label)
+                .filter_map(|c| c.summary.as_ref()?.rss_peak_bytes);
             let peak = self
                 .results
                 .iter()
                 .filter(|c| c.tier == tier.label)
                 .filter_map(|c| c.summary.peak_rss_bytes)
+                .chain(export_peak)
                 .max()
                 .map(|bytes| bytes as f64 / 1e6);
             targets.push(Target {
@@ -147,6 +156,8 @@ impl Report {
                 },
             });
         }
+        targets.extend(self.batch_targets());
+        targets.extend(self.export_targets());
         self.targets = targets;
     }
 }
@@ -168,9 +179,12 @@ mod tests {
         assert_eq!(orm.met, None);
         assert_eq!(orm.note, "needs the get workload of both tiers");
         assert_eq!(raw.note, "");
+        // 30 MB in the request-rate workloads, 42 in the export (tier-sqlx: 55).
         let rss = find("tier-raw: peak RSS, MB (any workload)");
-        assert_eq!(rss.value, Some(30.0));
+        assert_eq!(rss.value, Some(42.0));
         assert_eq!(rss.met, Some(true));
+        let rss = find("tier-sqlx: peak RSS, MB (any workload)");
+        assert_eq!((rss.value, rss.met), (Some(55.0), Some(false)));
         let list = find("tier-raw: list p50, last page / first page");
         assert_eq!(list.met, None);
         assert!(list.note.contains("--rows 1000000"));
