@@ -2,8 +2,11 @@
 //!
 //! [`TestResponse::assert_problem`] is the contract's one shape for errors: the status,
 //! `application/problem+json`, the RFC 9457 members, `errors` only on a 422, and none
-//! of the [`INTERNAL_TEXT`] that would mean a database or driver error leaked out.
-//! Failure messages name the request (method and path), since a case sends many.
+//! of the [`INTERNAL_TEXT`] that would mean a database or driver error leaked out. The
+//! one other answer with `errors`, a batch's 409, is read with
+//! [`TestResponse::batch_conflicts`]; an export's newline-delimited JSON with
+//! [`TestResponse::ndjson_lines`]. Failure messages name the request (method and path),
+//! since a case sends many.
 
 use reqwest::Method;
 use reqwest::header::HeaderMap;
@@ -89,8 +92,26 @@ impl TestResponse {
     }
 
     /// Fails the test unless this is a well-formed problem+json error with `status`
-    /// and no internal text; returns the body.
+    /// and no internal text; returns the body. `errors` must be there on a 422 and
+    /// nowhere else (a batch's 409 has its own check, [`TestResponse::batch_conflicts`]).
     pub fn assert_problem(&self, status: u16) -> Value {
+        self.assert_problem_with_errors(status, status == 422)
+    }
+
+    /// The `errors` of a batch's 409, each as sent, failing the test unless the answer
+    /// is a well-formed problem+json 409 that has them. A case compares them whole
+    /// (`loc`, `msg`, `type`), so an index sent as a string is caught.
+    pub fn batch_conflicts(&self) -> Vec<Value> {
+        let body = self.assert_problem_with_errors(409, true);
+        body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{} {}: errors is not an array", self.method, self.path))
+            .clone()
+    }
+
+    /// [`TestResponse::assert_problem`], with whether `errors` must be present said
+    /// by the caller.
+    fn assert_problem_with_errors(&self, status: u16, with_errors: bool) -> Value {
         self.assert_status(status);
         assert_eq!(
             self.header("content-type"),
@@ -116,8 +137,10 @@ impl TestResponse {
         );
         assert_eq!(
             body.get("errors").is_some(),
-            status == 422,
-            "`errors` only on 422: {body}"
+            with_errors,
+            "{} {}: `errors` only on 422 and a batch's 409: {body}",
+            self.method,
+            self.path
         );
         self.assert_no_internal_text();
         body
@@ -136,7 +159,12 @@ impl TestResponse {
         }
     }
 
-    /// The `(loc, type)` pairs of a 422's `errors`, for compact assertions.
+    /// The `(loc, type)` pairs of a 422's `errors`, for compact assertions. A `loc`
+    /// part is a member name (a string) or an array index (an integer, in a batch's
+    /// `["body", "users", 3, "email"]`); an index is rendered as its decimal string,
+    /// `"3"`, so a `loc` compares as one `Vec<String>`. That rendering cannot tell `3`
+    /// from `"3"`: a case that must (the batch's) checks the JSON itself. Any other
+    /// kind of part fails the test.
     pub fn error_locs(&self) -> Vec<(Vec<String>, String)> {
         let body = self.assert_problem(422);
         body["errors"]
@@ -154,7 +182,14 @@ impl TestResponse {
                     .as_array()
                     .expect("loc is an array")
                     .iter()
-                    .map(|part| part.as_str().expect("loc parts are strings").to_owned())
+                    .map(|part| match part {
+                        Value::String(name) => name.clone(),
+                        Value::Number(index) if index.is_u64() => index.to_string(),
+                        other => panic!(
+                            "{} {}: a loc part is neither a name nor an index: {other}",
+                            self.method, self.path
+                        ),
+                    })
                     .collect();
                 (
                     loc,
@@ -162,5 +197,42 @@ impl TestResponse {
                 )
             })
             .collect()
+    }
+
+    /// The lines of a newline-delimited JSON body (`GET /users/export`), each without
+    /// its `\n`. Fails the test unless the body is UTF-8, every line, the last
+    /// included, ends with `\n`, and no line is empty or has a carriage return. An
+    /// empty body is no lines. The lines are not parsed: a case compares their bytes.
+    pub fn ndjson_lines(&self) -> Vec<&str> {
+        let text = std::str::from_utf8(&self.body).unwrap_or_else(|err| {
+            panic!("{} {}: body is not UTF-8: {err}", self.method, self.path)
+        });
+        if text.is_empty() {
+            return Vec::new();
+        }
+        let Some(body) = text.strip_suffix('\n') else {
+            let tail: String = text
+                .chars()
+                .rev()
+                .take(80)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            panic!(
+                "{} {}: the last line does not end with \\n: ...{tail:?}",
+                self.method, self.path
+            );
+        };
+        let lines: Vec<&str> = body.split('\n').collect();
+        for (number, line) in lines.iter().enumerate() {
+            assert!(
+                !line.is_empty() && !line.contains('\r'),
+                "{} {}: line {number} is empty or holds a carriage return: {line:?}",
+                self.method,
+                self.path
+            );
+        }
+        lines
     }
 }

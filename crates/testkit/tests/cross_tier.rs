@@ -1,7 +1,9 @@
 //! The three tiers serve one API: the same request script, sent to each tier (each on
-//! a fresh database), must get the same statuses, headers and bodies, for users and
-//! their posts alike. Only `created_at` values (a post's and its embedded author's) and
-//! request ids may differ, and they are masked.
+//! a fresh database), must get the same statuses, headers and bodies, for users, their
+//! posts, the batch and the export alike. Bodies are compared byte for byte (member
+//! order, escapes, the export's line breaks), and also parsed, for a readable failure.
+//! Only `created_at` values (a post's, its embedded author's, a batch's users', an
+//! export line's) and request ids may differ, and they are masked.
 //!
 //! `cargo test -p testkit --test cross_tier` (needs PostgreSQL: see the README).
 
@@ -53,6 +55,7 @@ fn script() -> Vec<Step> {
     let mut steps = vec![
         step(M::GET, "/health", None),
         step(M::GET, "/users", None),
+        step(M::GET, "/users/export", None),
         step(
             M::POST,
             "/users",
@@ -162,7 +165,96 @@ fn script() -> Vec<Step> {
         step(M::DELETE, "/users", None),
         step(M::GET, "/no/such/route", None),
     ]);
+    steps.extend(batch_script());
     steps
+}
+
+/// The batch and export part of the script: users 1 and 2 exist when it starts.
+fn batch_script() -> Vec<Step> {
+    use Method as M;
+    let user = |name: &str, email: &str| json!({"name": name, "email": email});
+    let hundred_and_one: Vec<Value> = (0..101)
+        .map(|i| user(&format!("U{i}"), &format!("u{i}@x.co")))
+        .collect();
+    vec![
+        step(
+            M::POST,
+            "/users/batch",
+            Some(json!({"users": [
+                user(" Zoë \"Z\" Ñúñez ", "Zoe@Example.com "),
+                user("李小龍 👩🏽‍💻", "li@example.com"),
+                user("Back\\slash", "back@example.com"),
+            ]})),
+        ),
+        step(
+            M::POST,
+            "/users/batch",
+            Some(json!({"users": [
+                user("Fine", "fine@example.com"),
+                {"name": "", "email": "nope", "admin": true},
+                "not a user",
+                {"name": "Nul\u{0}"},
+            ], "extra": 1})),
+        ),
+        step(M::POST, "/users/batch", Some(json!({"users": []}))),
+        step(
+            M::POST,
+            "/users/batch",
+            Some(json!({"users": hundred_and_one})),
+        ),
+        step(M::POST, "/users/batch", Some(json!({"people": []}))),
+        step(M::POST, "/users/batch", Some(json!({"users": "all"}))),
+        // Validation before conflicts: a 422, though entry 0's email is taken.
+        step(
+            M::POST,
+            "/users/batch",
+            Some(
+                json!({"users": [user("Imposter", "ADA@example.com"), user("", "x@example.com")]}),
+            ),
+        ),
+        step(
+            M::POST,
+            "/users/batch",
+            Some(json!({"users": [
+                user("New", "new@example.com"),
+                user("Imposter", "ada@EXAMPLE.com"),
+                user("Twin", "twin@example.com"),
+                user("Twin again", "TWIN@example.com"),
+            ]})),
+        ),
+        raw(
+            M::POST,
+            "/users/batch",
+            Some("text/plain"),
+            br#"{"users": [{"name": "A", "email": "a@b.co"}]}"#,
+        ),
+        raw(
+            M::POST,
+            "/users/batch",
+            Some("application/json"),
+            br#"{"users": [{"name": "A""#,
+        ),
+        raw(
+            M::POST,
+            "/users/batch",
+            Some("application/json"),
+            &[b' '; 20 * 1024],
+        ),
+        // The batch above without its conflicts, after the 409.
+        step(
+            M::POST,
+            "/users/batch",
+            Some(
+                json!({"users": [user("New", "new@example.com"), user("Twin", "twin@example.com")]}),
+            ),
+        ),
+        step(M::GET, "/users/batch", None),
+        step(M::PUT, "/users/batch", Some(json!({"users": []}))),
+        step(M::POST, "/users/export", None),
+        step(M::GET, "/users/export", None),
+        step(M::DELETE, "/users/1", None),
+        step(M::GET, "/users/export", None),
+    ]
 }
 
 /// The posts part of the script: users 1 to 3 exist (user 2 renamed); user 3 is
@@ -275,6 +367,13 @@ fn transcript(response: &TestResponse) -> Value {
     );
     let body = if response.body.is_empty() {
         Value::Null
+    } else if header("content-type").as_deref() == Some("application/x-ndjson") {
+        let lines = response.ndjson_lines().into_iter().map(|line| {
+            let mut user: Value = serde_json::from_str(line).expect("an export line is JSON");
+            mask_created_at(&mut user);
+            user
+        });
+        Value::Array(lines.collect())
     } else {
         let mut body = response.json();
         mask_created_at(&mut body);
@@ -289,7 +388,25 @@ fn transcript(response: &TestResponse) -> Value {
         "allow": header("allow"),
         "retry-after": header("retry-after"),
         "body": body,
+        "bytes": mask_created_at_text(&response.text()),
     })
+}
+
+/// The body's text with the value of every `"created_at":"..."` replaced, so the rest
+/// compares byte for byte. (A `"` inside a name is escaped, `\"`, so a name cannot
+/// look like the member.)
+fn mask_created_at_text(text: &str) -> String {
+    const MEMBER: &str = "\"created_at\":\"";
+    let mut masked = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(MEMBER) {
+        let (head, tail) = rest.split_at(at + MEMBER.len());
+        masked.push_str(head);
+        masked.push_str("<created_at>");
+        rest = tail.find('"').map_or("", |end| &tail[end..]);
+    }
+    masked.push_str(rest);
+    masked
 }
 
 /// Masks every `created_at`, at any depth (a post's, and its embedded author's).
@@ -342,4 +459,16 @@ async fn all_three_tiers_answer_alike() {
         }
         assert_eq!(raw.len(), other.len());
     }
+}
+
+/// The text mask replaces `created_at` values only, not text that quotes the member.
+#[test]
+fn text_mask_replaces_only_created_at_values() {
+    let text = r#"{"id":1,"name":"\"created_at\":\"x","created_at":"2026-01-01T00:00:00.000001Z"}
+{"created_at":"2026-01-02T00:00:00.000002Z","author":{"created_at":"y"}}"#;
+    assert_eq!(
+        mask_created_at_text(text),
+        r#"{"id":1,"name":"\"created_at\":\"x","created_at":"<created_at>"}
+{"created_at":"<created_at>","author":{"created_at":"<created_at>"}}"#
+    );
 }

@@ -1,6 +1,8 @@
 //! The documentation the server serves: `/openapi.json` describes every route and
 //! status of the contract, and `/docs` (Swagger UI) works without the internet.
 
+use serde_json::{Value, json};
+
 use crate::TestApp;
 
 /// `/openapi.json` describes every route, with the statuses the contract names.
@@ -13,7 +15,7 @@ pub(super) async fn openapi_documents_every_route_and_status(app: &TestApp) {
         "{}",
         doc["openapi"]
     );
-    let expected: [(&str, &str, &[&str]); 11] = [
+    let expected: [(&str, &str, &[&str]); 13] = [
         (
             "/users",
             "post",
@@ -27,6 +29,12 @@ pub(super) async fn openapi_documents_every_route_and_status(app: &TestApp) {
             &["200", "400", "404", "409", "413", "415", "422", "503"],
         ),
         ("/users/{id}", "delete", &["204", "400", "404", "503"]),
+        (
+            "/users/batch",
+            "post",
+            &["201", "400", "408", "409", "413", "415", "422", "503"],
+        ),
+        ("/users/export", "get", &["200", "503"]),
         (
             "/users/{id}/posts",
             "post",
@@ -60,10 +68,13 @@ pub(super) async fn openapi_documents_every_route_and_status(app: &TestApp) {
             );
         }
     }
+    batch_and_export_are_documented(&doc);
     for schema in [
         "UserRead",
         "UserCreate",
         "UserUpdate",
+        "UserBatch",
+        "UserBatchCreated",
         "PostRead",
         "PostCreate",
         "PostWithAuthor",
@@ -75,6 +86,59 @@ pub(super) async fn openapi_documents_every_route_and_status(app: &TestApp) {
             "schema {schema} missing"
         );
     }
+}
+
+/// The batch and the export as the document must describe them: the batch's body is a
+/// `UserBatch` of 1 to 100 `UserCreate`s, its 201 a `UserBatchCreated` and its 409 a
+/// problem; the export's 200 is `application/x-ndjson` (one `UserRead` a line), not
+/// JSON; and each path has only its one method (so `GET /users/batch` is no operation).
+fn batch_and_export_are_documented(doc: &Value) {
+    let batch = &doc["paths"]["/users/batch"];
+    let export = &doc["paths"]["/users/export"];
+    let methods = |path: &Value| -> Vec<String> {
+        path.as_object()
+            .map(|operations| operations.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(methods(batch), ["post"], "{batch}");
+    assert_eq!(methods(export), ["get"], "{export}");
+
+    let post = &batch["post"];
+    let request = &post["requestBody"]["content"];
+    assert_eq!(
+        request["application/json"]["schema"]["$ref"], "#/components/schemas/UserBatch",
+        "{request}"
+    );
+    let created = &post["responses"]["201"]["content"]["application/json"]["schema"]["$ref"];
+    assert_eq!(created, "#/components/schemas/UserBatchCreated");
+    let conflict = &post["responses"]["409"];
+    assert!(
+        conflict["content"]["application/problem+json"].is_object(),
+        "{conflict}"
+    );
+
+    let users = &doc["components"]["schemas"]["UserBatch"]["properties"]["users"];
+    assert_eq!(users["type"], "array", "{users}");
+    assert_eq!(users["items"]["$ref"], "#/components/schemas/UserCreate");
+    assert_eq!(
+        (&users["minItems"], &users["maxItems"]),
+        (&json!(1), &json!(100))
+    );
+    let required = &doc["components"]["schemas"]["UserBatch"]["required"];
+    assert_eq!(required, &json!(["users"]));
+    let listed = &doc["components"]["schemas"]["UserBatchCreated"]["properties"]["users"];
+    assert_eq!(listed["items"]["$ref"], "#/components/schemas/UserRead");
+
+    let lines = &export["get"]["responses"]["200"]["content"];
+    let media: Vec<&String> = lines
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(media, ["application/x-ndjson"], "{lines}");
+    assert_eq!(
+        lines["application/x-ndjson"]["schema"]["$ref"], "#/components/schemas/UserRead",
+        "{lines}"
+    );
 }
 
 /// `/docs` is Swagger UI, served entirely by the binary: no outside URL is needed.

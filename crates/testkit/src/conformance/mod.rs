@@ -12,6 +12,8 @@
 //! | `list` | `GET /users`: order, keyset pages and `Link`, query errors |
 //! | `update` | `PATCH /users/{id}`: partial updates, validation, conflicts |
 //! | `delete` | `DELETE /users/{id}` |
+//! | `batch` | `POST /users/batch`: 201 in request order, 422 with entry indexes, one 409 listing every taken email, all or nothing; the 405s of `/users/batch` and `/users/export` |
+//! | `export` | `GET /users/export`: ndjson lines that are the `GET /users/{id}` bodies, ascending id, empty table, thousands of rows across the read batches |
 //! | `posts` | `POST /users/{id}/posts`: 201, trimming, validation, 404 authors, 400 ids, refused writes |
 //! | `posts_read` | `GET /users/{id}/posts`, `GET /posts` (author embedded), `GET`/`DELETE /posts/{id}`, the cascade |
 //! | `routing` | 404 and 405 routes, `/health`, `x-request-id`, on `/users` and the posts routes |
@@ -25,9 +27,11 @@
 //! `application/problem+json`, the RFC 9457 members, `errors` only on 422, and no
 //! internal text (SQL, constraint names, driver errors) in the body.
 
+mod batch;
 mod create;
 mod delete;
 mod docs;
+mod export;
 mod list;
 mod posts;
 mod posts_read;
@@ -82,6 +86,19 @@ pub fn cases<C>() -> Vec<Case<C>> {
             update::recasing_own_email_is_not_a_conflict,
             update::update_unknown_id_is_404,
             delete::delete_returns_204_then_404,
+            batch::batch_returns_201_with_users_in_request_order,
+            batch::batch_422_lists_every_failing_field_of_every_entry,
+            batch::batch_422_when_the_list_itself_is_wrong,
+            batch::batch_validation_runs_before_conflicts,
+            batch::batch_conflicts_are_one_409_listing_each_entry,
+            batch::batch_minus_its_conflicts_is_201_after_a_409,
+            batch::batch_of_100_entries_is_201,
+            batch::batch_and_export_are_routes_not_ids,
+            batch::batch_bodies_not_json_are_400_415_413,
+            export::export_of_an_empty_table_is_200_and_empty,
+            export::export_lines_are_the_get_bodies_in_id_order,
+            export::export_crosses_every_batch_edge,
+            export::export_carries_a_request_id,
             posts::create_post_returns_201_with_location_and_body,
             posts::post_title_is_trimmed_and_body_kept_as_sent,
             posts::post_create_lists_every_failing_field,
@@ -279,7 +296,7 @@ mod tests {
     fn no_case_is_listed_twice() {
         let cases = super::cases::<()>();
         assert_eq!(duplicate_names(&cases), Vec::<&str>::new());
-        assert!(cases.len() >= 61, "the suite lost cases: {}", cases.len());
+        assert!(cases.len() >= 75, "the suite lost cases: {}", cases.len());
     }
 
     /// Member names come in the text's order, at the depth asked for, and strings
