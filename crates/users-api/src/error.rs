@@ -64,7 +64,7 @@ impl StoreError {
 
 /// One step of a `loc`: a member name, or the index of an array entry (from 0), as
 /// FastAPI writes them: `["body", "users", 3, "email"]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum LocPart {
     /// A member of an object, or where the value came from (`body`, `query`).
@@ -92,7 +92,7 @@ pub struct FieldError {
     /// Where the failing value sits: `["body", "email"]`, `["query", "limit"]`,
     /// `["body", "users", 3, "email"]` (member names are strings, array indexes
     /// integers from 0).
-    #[schema(value_type = Vec<Object>, example = json!(["body", "users", 3, "email"]))]
+    #[schema(example = json!(["body", "users", 3, "email"]))]
     pub loc: Vec<LocPart>,
     /// A sentence for humans.
     #[schema(example = "not a valid e-mail address")]
@@ -429,5 +429,31 @@ mod tests {
         struct Wrapper(#[source] std::io::Error);
         let err = Wrapper(std::io::Error::other("connection refused"));
         assert_eq!(error_chain(&err), "pool timed out: connection refused");
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use utoipa::OpenApi as _;
+
+    /// A `loc` holds member names and array indexes; the document must say both, or
+    /// every 422 (and a batch's 409) would break its own documented schema.
+    #[test]
+    fn loc_parts_are_documented_as_strings_or_integers() {
+        let doc = serde_json::to_value(crate::ApiDoc::openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let items = &schemas["FieldError"]["properties"]["loc"]["items"];
+        let part = match items.get("$ref").and_then(|r| r.as_str()) {
+            Some(reference) => &schemas[reference.trim_start_matches("#/components/schemas/")],
+            None => items,
+        };
+        let mut kinds: Vec<&str> = part["oneOf"]
+            .as_array()
+            .unwrap_or_else(|| panic!("loc parts are one of several types: {part}"))
+            .iter()
+            .map(|kind| kind["type"].as_str().unwrap_or_default())
+            .collect();
+        kinds.sort_unstable();
+        assert_eq!(kinds, ["integer", "string"], "{part}");
     }
 }

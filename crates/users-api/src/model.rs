@@ -93,7 +93,8 @@ impl UserCreate {
 /// roll back and answer 409. So the unique index decides, inside the transaction, even
 /// against a racing create of the same email, and no half batch is ever kept.
 #[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
-#[schema(example = json!({"users": [
+#[schema(description = "1 to 100 users to create in one transaction: all of them, or none.",
+         example = json!({"users": [
     {"name": "Ada Lovelace", "email": "Ada@Example.com"},
     {"name": "Charles Babbage", "email": "charles@example.com"}]}))]
 pub struct UserBatch {
