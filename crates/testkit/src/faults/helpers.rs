@@ -1,6 +1,6 @@
 //! What the fault cases share: requests that are timed and never hang, the contract's
-//! bounds, the checks of a 503, background traffic, and ways to wait for a tier to
-//! recover.
+//! bounds, the checks of a 503, background traffic, ways to wait for a tier to
+//! recover, and the tier's sessions as `pg_stat_activity` shows them.
 //!
 //! Every request here has a hard deadline ([`HANG`]): a tier that never answers fails
 //! its case with a message, instead of hanging the test run.
@@ -12,7 +12,10 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::{TestApp, TestResponse};
+use crate::proxy::FaultProxy;
+use crate::{TestApp, TestDb, TestResponse};
+use users_api::UserStore;
+use users_api::config::Config;
 
 /// API.md: "database unreachable, or no pooled connection within 5 s: 503 with
 /// `Retry-After`, never a hung request". Also how fast a server must recover.
@@ -352,5 +355,131 @@ pub(super) async fn read_one_answer(stream: &mut tokio::net::TcpStream) -> Vec<u
             Ok(0) | Err(_) => return answer,
             Ok(read) => answer.extend_from_slice(&buffer[..read]),
         }
+    }
+}
+
+/// Like [`TestApp::spawn_capturing`], with a pool of `pool_size` connections: a pool
+/// of 1 makes every request reuse the connection a cancelled one left behind.
+pub(super) async fn spawn_capturing_with_pool<S, F>(
+    connect: F,
+    pool_size: usize,
+) -> (TestApp, FaultProxy)
+where
+    S: UserStore,
+    F: AsyncFnOnce(&Config) -> anyhow::Result<S>,
+{
+    crate::init_test_logging();
+    let proxy = FaultProxy::in_front_of_test_server().await;
+    proxy.start_capturing();
+    let db = TestDb::create().await;
+    let config = Config {
+        pool_size,
+        ..proxy.plaintext_config(db.config())
+    };
+    let store = connect(&config)
+        .await
+        .unwrap_or_else(|err| panic!("the tier could not connect: {err:#}"));
+    (TestApp::serve(store, db).await, proxy)
+}
+
+/// One session on the test database, as `pg_stat_activity` shows it.
+#[derive(Debug)]
+pub(super) struct Session {
+    pub pid: i32,
+    pub state: String,
+    /// The start of its last statement, in seconds since the epoch (server clock).
+    pub query_start: f64,
+    /// Its last statement, shortened.
+    pub query: String,
+}
+
+impl std::fmt::Display for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "pid {} {:?} after {:?}",
+            self.pid, self.state, self.query
+        )
+    }
+}
+
+/// The sessions, one a line, for a failure message.
+pub(super) fn describe(sessions: &[Session]) -> String {
+    let lines: Vec<String> = sessions.iter().map(|s| format!("  {s}")).collect();
+    format!("\n{}", lines.join("\n"))
+}
+
+impl Session {
+    /// Running a statement, or inside a transaction: what API.md says a cancelled
+    /// batch or export must not leave behind.
+    pub fn busy(&self) -> bool {
+        self.state == "active" || self.state.starts_with("idle in transaction")
+    }
+}
+
+/// The client sessions on `admin`'s database (the test database), `admin`'s own left
+/// out: the tier's connections, and any other the case opened.
+pub(super) async fn sessions(admin: &tokio_postgres::Client) -> Vec<Session> {
+    let rows = admin
+        .query(
+            "SELECT pid, coalesce(state, ''), \
+                    coalesce(extract(epoch FROM query_start)::float8, 0), \
+                    left(coalesce(query, ''), 60) \
+             FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() \
+               AND backend_type = 'client backend'",
+            &[],
+        )
+        .await
+        .expect("read pg_stat_activity");
+    rows.iter()
+        .map(|row| Session {
+            pid: row.get(0),
+            state: row.get(1),
+            query_start: row.get(2),
+            query: row.get(3),
+        })
+        .collect()
+}
+
+/// The database server's clock, in seconds since the epoch: a mark to compare
+/// [`Session::query_start`] with.
+pub(super) async fn server_clock(admin: &tokio_postgres::Client) -> f64 {
+    let row = admin
+        .query_one("SELECT extract(epoch FROM clock_timestamp())::float8", &[])
+        .await
+        .expect("read the server's clock");
+    row.get(0)
+}
+
+/// Polls `pg_stat_activity` until no session on the test database is busy (running a
+/// statement or inside a transaction), and, with `after` (a [`server_clock`] mark),
+/// until some session has started a statement since then: so a statement still on its
+/// way through a slow proxy cannot make the check pass before it has even arrived.
+/// Returns how long that took; fails the test, listing the sessions, after `within`.
+pub(super) async fn until_no_session_busy(
+    admin: &tokio_postgres::Client,
+    after: Option<f64>,
+    within: Duration,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let sessions = sessions(admin).await;
+        let arrived = after.is_none_or(|mark| sessions.iter().any(|s| s.query_start >= mark));
+        if arrived && !sessions.iter().any(Session::busy) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "after {:?}, {}:{}",
+            started.elapsed(),
+            if arrived {
+                "a session of the test database is still active or inside a transaction"
+            } else {
+                "no statement reached the database after the mark"
+            },
+            describe(&sessions)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

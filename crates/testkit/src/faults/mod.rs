@@ -14,13 +14,16 @@
 //! | `outage` | the database gone, or partitioned off: 503 in time, then recovery |
 //! | `healing` | connections terminated or cut mid-traffic, or while idle |
 //! | `overload` | a slow database and ten times more requests than connections |
-//! | `writes` | concurrent writes all land; acknowledged writes survive a cut |
+//! | `writes` | concurrent writes all land; acknowledged writes survive a cut; a batch racing single creates is all or nothing |
+//! | `cancellation` | a client hangs up mid-batch (during `BEGIN`, `INSERT`, `COMMIT`): nothing written, no session left in a transaction, every pooled connection commits; a cancelled `BEGIN` on a pool of one (sqlx#4393) |
+//! | `streaming` | the export: a hang-up stops its query within 1 s; a database failure after the first byte leaves the chunked body unterminated; a slow reader past the 5 s statement timeout gets every line |
 //! | `timeouts` | the statement timeout; a stalled request body is 408 |
 //! | `shutdown` | SIGTERM with a request in flight, on the real binary |
 //! | `security` | the password in no log or response; bound parameters; a quoted name |
-//! | `statements` | no N+1: the statements a request on posts sends, counted on the wire |
+//! | `statements` | no N+1: the statements a request on posts sends, and a batch's (at most 4), counted on the wire |
 //! | `hostile` | generated hostile requests, and malformed HTTP |
-//! | `helpers` | timed requests, traffic, the checks of a 503, waiting for recovery |
+//! | `helpers` | timed requests, traffic, the checks of a 503, waiting for recovery, the tier's sessions in `pg_stat_activity` |
+//! | `raw_http` | HTTP/1.1 by hand: hanging up at a chosen moment, reading slowly, the raw chunked encoding |
 //!
 //! [`cases()`] is the suite's one list, and [`crate::run_faults`] runs each case in it as
 //! its own test against a tier (see [`crate::suite`] for why a case that is not listed
@@ -30,14 +33,17 @@
 //! `cargo test -p tier-raw --test faults`). They assert only the contract's bounds,
 //! never how fast a tier happens to be today.
 
+mod cancellation;
 mod healing;
 mod helpers;
 mod hostile;
 mod outage;
 mod overload;
+mod raw_http;
 mod security;
 mod shutdown;
 mod statements;
+mod streaming;
 mod timeouts;
 mod writes;
 
@@ -64,6 +70,8 @@ where
             hostile::random_requests_never_fail_the_contract,
             hostile::random_bodies_never_fail_the_contract,
             hostile::malformed_http_never_fails_the_contract,
+            streaming::export_disconnect_stops_the_query,
+            streaming::slow_reader_gets_the_whole_export,
         ],
         app_behind_proxy: [
             outage::outage_answers_503_then_recovers,
@@ -71,6 +79,8 @@ where
             healing::cut_connections_heal,
             overload::overload_sheds_or_serves_in_time,
             writes::acknowledged_writes_survive_a_cut,
+            writes::batch_races_single_creates,
+            streaming::export_cut_off_when_the_database_fails,
         ],
         binary: [
             shutdown::sigterm_finishes_in_flight_then_exits_0,
@@ -81,6 +91,9 @@ where
             security::values_travel_as_bound_parameters,
             security::database_name_is_quoted,
             statements::post_pages_cost_the_statements_of_one_post,
+            statements::batches_cost_at_most_four_statements,
+            cancellation::batch_disconnect_writes_nothing,
+            cancellation::cancelled_begin_does_not_poison_the_pool,
         ],
     ]
 }
@@ -108,6 +121,6 @@ mod tests {
     fn no_case_is_listed_twice() {
         let cases = cases_for(tier_raw::connect);
         assert_eq!(duplicate_names(&cases), Vec::<&str>::new());
-        assert!(cases.len() >= 19, "the suite lost cases: {}", cases.len());
+        assert!(cases.len() >= 26, "the suite lost cases: {}", cases.len());
     }
 }

@@ -1,5 +1,5 @@
 //! No N+1, proven on the wire: the statements a request on posts sends to PostgreSQL
-//! do not grow with the page.
+//! do not grow with the page, nor those of a batch create with the batch.
 //!
 //! API.md: "Every request on posts runs a fixed number of SQL statements, whatever the
 //! page size: at most 2 ... A page of 500 posts with their authors costs the
@@ -29,6 +29,11 @@
 //! is the fewest statements seen in three runs: an N+1 shows in every run, a statement
 //! of the tier's own that happens to fall into the window (none is known) in at most
 //! some. Writing and deleting a post are counted too, each run against the bound.
+//!
+//! A batch create is one transaction: API.md allows it at most 4 statements, `BEGIN`
+//! and `COMMIT` included, whatever the batch's length (one insert for all rows, not
+//! one per row). Batches of 1 and of 100, and a refused batch of 100 (409, rolled back),
+//! are counted the same way, each its most in three runs.
 
 use std::future::Future;
 
@@ -244,5 +249,67 @@ where
         most_to_create <= MAX_STATEMENTS && most_to_delete <= MAX_STATEMENTS,
         "a post written in {most_to_create} statements, deleted in {most_to_delete} (at most \
          {MAX_STATEMENTS})"
+    );
+}
+
+/// The contract's bound on the statements of a batch create.
+const MAX_BATCH_STATEMENTS: usize = 4;
+
+/// A batch of `count` new users whose emails start with `tag`; with `repeat`, its last
+/// entry's email is that one instead (taken: a 409).
+fn user_batch(tag: &str, count: usize, repeat: Option<&str>) -> Value {
+    let mut users: Vec<Value> = (0..count)
+        .map(|i| json!({"name": format!("Batch {i}"), "email": format!("{tag}-{i}@example.com")}))
+        .collect();
+    if let (Some(email), Some(last)) = (repeat, users.last_mut()) {
+        last["email"] = json!(email);
+    }
+    json!({ "users": users })
+}
+
+/// `POST /users/batch` of 1 user and of 100 send at most 4 statements each, the batch
+/// of 100 no more than the batch of 1; so does a batch of 100 refused with 409. Printed
+/// as a `FIGURE statements ...` line.
+pub(super) async fn batches_cost_at_most_four_statements<S, F>(connect: F)
+where
+    S: UserStore,
+    F: AsyncFnOnce(&Config) -> anyhow::Result<S>,
+{
+    let (app, proxy) = TestApp::spawn_capturing(connect).await;
+    let taken = app.create_user("Taken", "taken@example.com").await;
+    warm_pool(&app, &[format!("/users/{}", taken["id"])]).await;
+    let (mut one, mut hundred, mut refused) = (0, 0, 0);
+    for run in 0..RUNS {
+        let (created, count) = counted(
+            &proxy,
+            app.post_json("/users/batch", &user_batch(&format!("one{run}"), 1, None)),
+        )
+        .await;
+        created.assert_status(201);
+        one = one.max(count);
+        let body = user_batch(&format!("hundred{run}"), 100, None);
+        let (created, count) = counted(&proxy, app.post_json("/users/batch", &body)).await;
+        created.assert_status(201);
+        assert_eq!(created.json()["users"].as_array().map(Vec::len), Some(100));
+        hundred = hundred.max(count);
+    }
+    for run in 0..RUNS {
+        let body = user_batch(&format!("refused{run}"), 100, Some("TAKEN@example.com"));
+        let (answer, count) = counted(&proxy, app.post_json("/users/batch", &body)).await;
+        answer.assert_status(409);
+        refused = refused.max(count);
+    }
+    println!(
+        "FIGURE statements: POST /users/batch of 1 {one}, of 100 {hundred}, refused (409) {refused}"
+    );
+    assert!(one >= 1, "no statement was captured for a batch");
+    assert!(
+        one <= MAX_BATCH_STATEMENTS && hundred <= MAX_BATCH_STATEMENTS && hundred <= one,
+        "a batch of 1 in {one} statements, of 100 in {hundred} (at most {MAX_BATCH_STATEMENTS}, \
+         and no more for a longer batch: one insert per row?)"
+    );
+    assert!(
+        refused <= MAX_BATCH_STATEMENTS,
+        "a refused batch of 100 in {refused} statements (at most {MAX_BATCH_STATEMENTS})"
     );
 }
