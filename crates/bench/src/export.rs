@@ -253,9 +253,8 @@ mod tests {
         assert_eq!(counter.first_id(), None);
     }
 
-    /// A tiny server that answers an export of three lines, in two chunks.
-    #[tokio::test]
-    async fn reads_an_export_from_a_server() {
+    /// A one-shot server on a free port: reads the request, writes `reply`, closes.
+    async fn answering(reply: &'static str) -> std::net::SocketAddr {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -263,12 +262,21 @@ mod tests {
             let (mut socket, _) = listener.accept().await.unwrap();
             let mut buf = vec![0u8; 4096];
             let _ = socket.read(&mut buf).await.unwrap();
-            let reply = "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\n\
-                         transfer-encoding: chunked\r\n\r\n\
-                         10\r\n{\"id\":1}\n{\"id\":2\r\n2\r\n}\n\r\n\
-                         9\r\n{\"id\":3}\n\r\n0\r\n\r\n";
             socket.write_all(reply.as_bytes()).await.unwrap();
         });
+        addr
+    }
+
+    /// A tiny server that answers an export of three lines, in two chunks.
+    #[tokio::test]
+    async fn reads_an_export_from_a_server() {
+        let addr = answering(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\n\
+             transfer-encoding: chunked\r\n\r\n\
+             10\r\n{\"id\":1}\n{\"id\":2\r\n2\r\n}\n\r\n\
+             9\r\n{\"id\":3}\n\r\n0\r\n\r\n",
+        )
+        .await;
         let read = read_export(addr).await.unwrap();
         assert_eq!((read.lines, read.first_id), (3, Some(1)));
         assert_eq!(read.bytes, 27);
@@ -278,18 +286,12 @@ mod tests {
     /// A body cut off mid-chunk is an error, not a short export.
     #[tokio::test]
     async fn a_cut_off_export_fails() {
-        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let mut buf = vec![0u8; 4096];
-            let _ = socket.read(&mut buf).await.unwrap();
-            let reply = "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\n\
-                         transfer-encoding: chunked\r\n\r\n9\r\n{\"id\":1}\n\r\n";
-            socket.write_all(reply.as_bytes()).await.unwrap();
-            // Closing here leaves the chunked encoding unterminated.
-        });
+        // The server closes after one chunk: the chunked encoding stays unterminated.
+        let addr = answering(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\n\
+             transfer-encoding: chunked\r\n\r\n9\r\n{\"id\":1}\n\r\n",
+        )
+        .await;
         let err = read_export(addr).await.unwrap_err();
         assert!(
             format!("{err:#}").contains("broke off after 1 lines"),
