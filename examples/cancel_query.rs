@@ -111,15 +111,7 @@ impl Watch {
         const DRIVER: &str = "sqlx";
         // The server's own limit on every statement of this session.
         let options = options.clone().options([("statement_timeout", "3s")]);
-        let mut conn = options.connect().await?;
-        let pid = sqlx_pid(&mut conn).await?;
-
-        let started = Instant::now();
-        let outcome = timeout(PATIENCE, sqlx::query(SLEEP).execute(&mut conn)).await;
-        anyhow::ensure!(
-            outcome.is_err(),
-            "pg_sleep(10) finished within {PATIENCE:?}"
-        );
+        let (mut conn, pid, started) = sqlx_abandoned_sleep(&options).await?;
         self.after_timeout(DRIVER, pid, started).await?;
 
         let stopped = self.until_stopped(pid, started).await?;
@@ -148,13 +140,7 @@ impl Watch {
     /// the server checks for its client while it runs.
     async fn sqlx_closed(&self, options: &PgConnectOptions) -> anyhow::Result<()> {
         const DRIVER: &str = "sqlx closed";
-        let mut conn = options.connect().await?;
-        let pid = sqlx_pid(&mut conn).await?;
-        let outcome = timeout(PATIENCE, sqlx::query(SLEEP).execute(&mut conn)).await;
-        anyhow::ensure!(
-            outcome.is_err(),
-            "pg_sleep(10) finished within {PATIENCE:?}"
-        );
+        let (conn, pid, _) = sqlx_abandoned_sleep(options).await?;
         drop(conn); // closes the socket: the client is gone
         let closed = Instant::now();
         // Nothing happens to watch for: waiting is the demonstration.
@@ -173,13 +159,7 @@ impl Watch {
         let options = options
             .clone()
             .options([("client_connection_check_interval", "200ms")]);
-        let mut conn = options.connect().await?;
-        let pid = sqlx_pid(&mut conn).await?;
-        let outcome = timeout(PATIENCE, sqlx::query(SLEEP).execute(&mut conn)).await;
-        anyhow::ensure!(
-            outcome.is_err(),
-            "pg_sleep(10) finished within {PATIENCE:?}"
-        );
+        let (conn, pid, _) = sqlx_abandoned_sleep(&options).await?;
         drop(conn);
         let stopped = self.until_stopped(pid, Instant::now()).await?;
         println!(
@@ -238,6 +218,22 @@ impl Watch {
 }
 
 /// The session's backend process id, as `pg_stat_activity.pid` shows it.
+/// Opens a sqlx connection and gives up on `SLEEP` after [`PATIENCE`]: the connection,
+/// its backend's pid and when the query was sent, with the query still running.
+async fn sqlx_abandoned_sleep(
+    options: &PgConnectOptions,
+) -> anyhow::Result<(PgConnection, i32, Instant)> {
+    let mut conn = options.connect().await?;
+    let pid = sqlx_pid(&mut conn).await?;
+    let started = Instant::now();
+    let outcome = timeout(PATIENCE, sqlx::query(SLEEP).execute(&mut conn)).await;
+    anyhow::ensure!(
+        outcome.is_err(),
+        "pg_sleep(10) finished within {PATIENCE:?}"
+    );
+    Ok((conn, pid, started))
+}
+
 async fn sqlx_pid(conn: &mut PgConnection) -> Result<i32, sqlx::Error> {
     sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(conn)
