@@ -161,7 +161,10 @@ impl TierProcess {
             .env("DATABASE_URL", database_url.expose_secret())
             // Warnings only, plus the one line that tells us the port.
             .env("RUST_LOG", "warn,users_api::server=info")
-            .env("LOG_SQL", "false");
+            .env("LOG_SQL", "false")
+            // The bench drives up to 256 connections to find where a tier saturates:
+            // no request of it may be shed by the server's own limit (default 64).
+            .env("MAX_IN_FLIGHT", "4096");
         for (key, value) in spec.env.iter().chain(env) {
             command.env(key, value);
         }

@@ -83,6 +83,7 @@ impl TestDb {
             pool_size: TEST_POOL_SIZE,
             log_sql: false,
             pipeline: users_api::PipelineConfig::default(),
+            serve: users_api::config::ServeConfig::default(),
         };
         Self { config }
     }

@@ -46,6 +46,10 @@ const CONFIG_VARS: &[&str] = &[
     "RUST_LOG",
     // tier-raw's switch to its pipelined read path.
     "DB_PIPELINE",
+    // The limits on clients (a test sets them when it tests them).
+    "MAX_IN_FLIGHT",
+    "MAX_CONNECTIONS",
+    "HEADER_READ_TIMEOUT_SECS",
 ];
 
 /// A tier's binary, and the variables a suite runs it with (tier-raw's pipelined mode

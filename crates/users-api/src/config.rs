@@ -8,6 +8,7 @@
 //! | `DB_POOL_SIZE` | the tier's tuned default |
 //! | `LOG_SQL` | `false` |
 //! | `DB_PIPELINE` / `DB_PIPELINE_CLIENTS` | `false` / `1` (tier-raw only: reads over shared, pipelined clients) |
+//! | `MAX_IN_FLIGHT` / `MAX_CONNECTIONS` / `HEADER_READ_TIMEOUT_SECS` | `64` / `1024` or fewer (the file limit) / `30` (see [`ServeConfig`]) |
 //!
 //! [`load_dotenv`] reads `.env` once per process, and [`database_from_env`] is the one
 //! place that turns the environment into a database address: the tiers, the tests and
@@ -21,10 +22,15 @@
 //! (The course's original printed the whole URL at start-up; we show the better habit.)
 
 mod database;
+mod serve;
 
 use std::sync::OnceLock;
 
 pub use database::{DatabaseConfig, quote_identifier};
+pub use serve::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_IN_FLIGHT, ServeConfig,
+    default_max_connections,
+};
 
 /// The database every program of this workspace uses when neither `DATABASE_URL` nor
 /// any of the five pieces is set: the course's `users_course` on the local server,
@@ -82,6 +88,8 @@ pub struct Config {
     pub log_sql: bool,
     /// tier-raw's pipelined read path; off everywhere else.
     pub pipeline: PipelineConfig,
+    /// The limits on clients: requests in flight, open connections, the head timeout.
+    pub serve: ServeConfig,
 }
 
 /// A configuration value that cannot be used. The messages never include the value of
@@ -116,6 +124,7 @@ impl Config {
             pool_size: tier.default_pool_size,
             log_sql: false,
             pipeline: PipelineConfig::default(),
+            serve: ServeConfig::default(),
         }
     }
 
@@ -153,6 +162,7 @@ impl Config {
             pool_size,
             log_sql,
             pipeline,
+            serve: ServeConfig::from_lookup(&lookup)?,
         })
     }
 }

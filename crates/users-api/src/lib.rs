@@ -16,7 +16,8 @@
 //! * [`app`]: the router, `/openapi.json`, `/docs`, and the middleware stack.
 //! * [`config`]: environment and `.env` configuration; the password stays secret.
 //! * [`pool`]: the pool settings every tier shares (size, deadlines, idle check).
-//! * [`server`]: `run_tier` (a tier's whole `main`), `serve` with graceful shutdown.
+//! * [`server`]: `run_tier` (a tier's whole `main`), `serve` with graceful shutdown, and
+//!   its own accept loop (timeouts, a cap on connections).
 //! * [`schema`]: the SQL of `migrations/`, embedded for the tiers that apply it by hand.
 //! * [`unread_body`]: a request body nobody read is drained before the answer leaves.
 //! * [`sqlstate`]: what PostgreSQL's error codes and constraint names mean for the API.
@@ -35,12 +36,12 @@ pub mod store;
 pub mod unread_body;
 pub mod validate;
 
-pub use app::{ApiDoc, router};
-pub use config::{Config, DatabaseConfig, PipelineConfig, TierInfo, quote_identifier};
+pub use app::{ApiDoc, router, router_with};
+pub use config::{Config, DatabaseConfig, PipelineConfig, ServeConfig, TierInfo, quote_identifier};
 pub use error::{ApiError, BoxError, StoreError};
 pub use model::{
     Page, PostCreate, PostRead, PostWithAuthor, UserBatch, UserBatchCreated, UserCreate, UserRead,
     UserUpdate,
 };
-pub use server::{load_config, run_tier, serve, serve_tier};
+pub use server::{load_config, run_tier, serve, serve_tier, serve_with};
 pub use store::{StoreResult, UserStore, UserStream};

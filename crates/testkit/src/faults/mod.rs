@@ -18,7 +18,10 @@
 //! | `cancellation` | a client hangs up mid-batch (during `BEGIN`, `INSERT`, `COMMIT`): nothing written, no session left in a transaction, every pooled connection commits; a cancelled `BEGIN` on a pool of one (sqlx#4393) |
 //! | `streaming` | the export: a hang-up stops its query within 1 s; a database failure after the first byte leaves the chunked body unterminated; a slow reader past the 5 s statement timeout gets every line |
 //! | `timeouts` | the statement timeout; a stalled request body is 408 |
-//! | `shutdown` | SIGTERM with a request in flight, on the real binary |
+//! | `shutdown` | SIGTERM with a request in flight, on the real binary; exit within 12 s with the database silent |
+//! | `connections` | slow and idle clients closed by the header-read timeout; the cap on open connections |
+//! | `heads` | a target over 8 KiB is a 414, headers over 32 KiB a 431, in problem+json |
+//! | `load_shedding` | ten times `MAX_IN_FLIGHT` slow requests: the excess is shed with 503 at once |
 //! | `security` | the password in no log or response; bound parameters; a quoted name |
 //! | `statements` | no N+1: the statements a request on posts sends, and a batch's (at most 4), counted on the wire |
 //! | `hostile` | generated hostile requests, and malformed HTTP |
@@ -34,9 +37,12 @@
 //! never how fast a tier happens to be today.
 
 mod cancellation;
+mod connections;
+mod heads;
 mod healing;
 mod helpers;
 mod hostile;
+mod load_shedding;
 mod outage;
 mod overload;
 mod raw_http;
@@ -72,6 +78,7 @@ where
             hostile::malformed_http_never_fails_the_contract,
             streaming::export_disconnect_stops_the_query,
             streaming::slow_reader_gets_the_whole_export,
+            heads::long_targets_and_headers_answer_414_and_431,
         ],
         app_behind_proxy: [
             outage::outage_answers_503_then_recovers,
@@ -84,6 +91,10 @@ where
         ],
         binary: [
             shutdown::sigterm_finishes_in_flight_then_exits_0,
+            shutdown::sigterm_exits_0_when_the_database_is_silent,
+            connections::slow_and_idle_clients_are_closed,
+            connections::connection_cap_makes_the_next_client_wait,
+            load_shedding::excess_requests_are_shed_at_once,
             security::password_never_logged_while_serving,
             security::password_never_logged_when_start_up_fails,
         ],

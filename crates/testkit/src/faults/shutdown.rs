@@ -1,6 +1,7 @@
 //! Graceful shutdown of the real binary: SIGTERM (what `docker stop` and orchestrators
 //! send) with a request in flight. The request is finished, new connections are
-//! refused at once, and the process exits 0.
+//! refused at once, and the process exits 0; and it exits 0 within 12 s even when the
+//! database has stopped answering.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use reqwest::Method;
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::helpers::{millis, timed_at};
+use super::helpers::{SLACK, millis, timed_at};
 use crate::process::{TierBinary, TierProcess};
 use crate::proxy::FaultProxy;
 use crate::{TEST_POOL_SIZE, TestDb};
@@ -116,5 +117,82 @@ pub(super) async fn sigterm_finishes_in_flight_then_exits_0(binary: TierBinary) 
         answer.response.status,
         millis(answer.elapsed),
         millis(exited_after)
+    );
+}
+
+/// API.md: the process exits 0 within 12 s of SIGTERM "even when the database has
+/// stopped answering".
+const EXIT_BOUND: Duration = Duration::from_secs(12);
+
+/// SIGTERM while the database is silent (the proxy a black hole) and a request is stuck
+/// on it: the server waits for that request (its 503, or the 10 s grace period,
+/// whichever comes first), abandons the pool's close after its deadline (1 s; sqlx's
+/// own close waits for every connection, and the stuck one never comes back), and
+/// exits 0 within 12 s.
+pub(super) async fn sigterm_exits_0_when_the_database_is_silent(binary: TierBinary) {
+    let proxy = FaultProxy::in_front_of_test_server().await;
+    let db = TestDb::create().await;
+    let config = proxy.config_through(db.config());
+    let url = secrecy::ExposeSecret::expose_secret(config.database.url()).to_owned();
+    let mut server = TierProcess::spawn(
+        binary,
+        &[
+            ("DATABASE_URL", &url),
+            ("DB_POOL_SIZE", &TEST_POOL_SIZE.to_string()),
+            ("RUST_LOG", "info"),
+        ],
+    );
+    let base_url = server.wait_listening(Duration::from_secs(20)).await;
+    let client = reqwest::Client::new();
+    let warm = json!({"name": "Warm", "email": "warm@example.com"});
+    timed_at(&client, &base_url, Method::POST, "/users", Some(&warm))
+        .await
+        .response
+        .assert_status(201);
+
+    // The database goes silent; a request goes in and gets stuck on it.
+    proxy.blackhole().await;
+    let sent = proxy.client_chunks();
+    let stuck = tokio::spawn({
+        let client = client.clone();
+        let url = format!("{base_url}/users?limit=1");
+        async move {
+            let started = Instant::now();
+            let answer = client.get(url).send().await;
+            let status = match answer {
+                Ok(response) => response.status().to_string(),
+                Err(err) => format!("no answer ({err})"),
+            };
+            (status, started.elapsed())
+        }
+    });
+    let waiting = Instant::now();
+    while proxy.client_chunks() == sent {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(5),
+            "the request never reached the database"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.sigterm();
+    let signalled = Instant::now();
+    let status = server.wait_exit(EXIT_BOUND + Duration::from_secs(5)).await;
+    let exited_after = signalled.elapsed();
+    assert!(
+        status.success(),
+        "exit status {status} after SIGTERM:\n{}",
+        server.output()
+    );
+    assert!(
+        exited_after <= EXIT_BOUND + SLACK,
+        "exited {exited_after:?} after SIGTERM (bound {EXIT_BOUND:?}):\n{}",
+        server.output()
+    );
+    let (stuck_answer, stuck_after) = stuck.await.expect("the stuck request");
+    proxy.restore().await;
+    println!(
+        "FIGURE shutdown with a silent database: exit 0 after {} ms; the stuck request: {stuck_answer} after {} ms",
+        millis(exited_after),
+        millis(stuck_after)
     );
 }

@@ -2,6 +2,7 @@
 //!
 //! [`router`] is all a tier needs to call: hand it a store, get an axum `Router` that
 //! serves the whole contract. Tests call it too, so they test exactly what runs.
+//! [`router_with`] takes the `MAX_IN_FLIGHT` limit as well (`run_tier` uses it).
 //!
 //! Requests pass the layers top to bottom, responses bottom to top:
 //!
@@ -10,10 +11,16 @@
 //! Trace             one span per request (method, path, request id); logs status, latency
 //! PropagateRequestId  copy x-request-id onto the response
 //! problem_json      any error response that is not problem+json yet becomes one
+//! drain_unread_body a body nobody read is drained before the answer leaves
+//! check_head        414 for a target over 8 KiB, 431 for headers over 32 KiB (limits.rs)
+//! shed_load         503 at once when MAX_IN_FLIGHT requests are being served (limits.rs)
 //! Timeout           a request that takes longer than REQUEST_TIMEOUT answers 503
 //! routes            the handlers (routes.rs), Swagger UI, 404 fallback, 405s
 //! ```
 
+mod limits;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -22,6 +29,7 @@ use axum::http::{HeaderName, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
+use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -30,6 +38,8 @@ use tracing::Level;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
+pub use self::limits::{MAX_HEADER_BYTES, MAX_TARGET_BYTES, SHED_RETRY_AFTER_SECS};
+use crate::config::DEFAULT_MAX_IN_FLIGHT;
 use crate::error::{PROBLEM_JSON, problem_response};
 use crate::extract::BODY_LIMIT;
 use crate::routes;
@@ -84,8 +94,16 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(12);
 )]
 pub struct ApiDoc;
 
-/// Builds the whole service for a store: routes, docs, middleware.
+/// Builds the whole service for a store: routes, docs, middleware, with the default
+/// limit of requests in flight ([`DEFAULT_MAX_IN_FLIGHT`]).
 pub fn router<S: UserStore>(store: S) -> Router {
+    router_with(store, DEFAULT_MAX_IN_FLIGHT)
+}
+
+/// [`router`], serving at most `max_in_flight` requests at once; one more is answered
+/// 503 at once (`MAX_IN_FLIGHT`).
+pub fn router_with<S: UserStore>(store: S, max_in_flight: usize) -> Router {
+    let in_flight = Arc::new(Semaphore::new(max_in_flight));
     let api = Router::new()
         .route(
             "/users",
@@ -155,6 +173,8 @@ pub fn router<S: UserStore>(store: S) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(middleware::from_fn(problem_json))
                 .layer(middleware::from_fn(drain_unread_body))
+                .layer(middleware::from_fn(limits::check_head))
+                .layer(middleware::from_fn_with_state(in_flight, limits::shed_load))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::SERVICE_UNAVAILABLE,
                     REQUEST_TIMEOUT,

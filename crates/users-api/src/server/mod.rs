@@ -3,6 +3,11 @@
 //! Every tier's `main.rs` is one call to [`run_tier`], so the three binaries behave
 //! alike in everything but their store. Tests use [`serve`] directly on a listener
 //! bound to port 0, the pattern of mini-redis's `run(listener, shutdown)`.
+//!
+//! The accept loop itself (timeouts, the cap on connections, graceful shutdown) is in
+//! `accept.rs`: [`serve_with`].
+
+mod accept;
 
 use std::future::Future;
 use std::io::IsTerminal;
@@ -13,13 +18,20 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-use crate::app::router;
-use crate::config::{Config, TierInfo, load_dotenv};
+pub use self::accept::{ACCEPT_ERROR_PAUSE, MAX_BUF_SIZE, MAX_HEADERS, serve_with};
+use crate::app::router_with;
+use crate::config::{Config, ServeConfig, TierInfo, load_dotenv};
 use crate::error::error_chain;
 use crate::store::UserStore;
 
 /// How long requests in flight may take to finish once shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// How long closing the pool may take at shutdown. A pool closes by waiting for its
+/// connections to come back and saying goodbye on each; with a database that stopped
+/// answering that wait has no end (sqlx's `close` waits for every connection), and
+/// API.md wants the process gone within 12 s: the grace period, this, and a margin.
+pub const POOL_CLOSE_DEADLINE: Duration = Duration::from_secs(1);
 
 /// What the log line that announces the server starts with, before its address. A
 /// tier started on `BIND_ADDR=127.0.0.1:0` tells its port only here, so the fault
@@ -75,6 +87,9 @@ where
         pool_size = config.pool_size,
         log_sql = config.log_sql,
         pipeline = config.pipeline.enabled,
+        max_in_flight = config.serve.max_in_flight,
+        max_connections = config.serve.max_connections,
+        header_read_timeout_secs = config.serve.header_read_timeout.as_secs(),
         "starting"
     );
     let store = match connect(&config).await {
@@ -97,8 +112,14 @@ where
             "{LISTENING_ON}{addr} (API docs at http://{addr}/docs)"
         );
     }
-    let result = serve(listener, router(store.clone()), shutdown_signal()).await;
-    store.close().await;
+    let app = router_with(store.clone(), config.serve.max_in_flight);
+    let result = serve_with(listener, app, shutdown_signal(), config.serve).await;
+    if tokio::time::timeout(POOL_CLOSE_DEADLINE, store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the pool did not close within {POOL_CLOSE_DEADLINE:?}; exiting anyway");
+    }
     match result {
         Ok(()) => {
             tracing::info!(tier = tier.name, "stopped");
@@ -113,34 +134,13 @@ where
 
 /// Serves `app` on `listener` until `shutdown` completes; then stops accepting
 /// connections and lets requests in flight finish, for at most [`SHUTDOWN_GRACE`].
+/// [`serve_with`] with the default limits ([`ServeConfig::default`]).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutdown requested; finishing requests in flight");
-        let _ = started_tx.send(());
-    });
-    // axum waits for every connection to finish. A client holding a keep-alive
-    // connection open, or a request stuck on the database, must not keep the
-    // process alive forever: after the grace period we stop waiting.
-    let grace = async {
-        if started_rx.await.is_ok() {
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        result = server => result,
-        () = grace => {
-            tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
-            Ok(())
-        }
-    }
+    serve_with(listener, app, shutdown, ServeConfig::default()).await
 }
 
 /// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM (what `docker stop` and
