@@ -36,12 +36,120 @@ pub fn is_email_taken(code: &str, constraint: Option<&str>) -> bool {
 }
 
 /// Server states that say "try again later" (503 with `Retry-After`): connection
-/// exceptions (class 08), shutdown or start-up (57P01-57P03), too many connections
-/// (53300), a statement cancelled by `statement_timeout` (57014), and a deadlock
-/// (40P01): two batches that insert the same emails in opposite orders wait for each
-/// other, and PostgreSQL rolls one back. That one is retried as a whole, by the client.
+/// exceptions (class 08), shutdown or start-up (57P01-57P03), a database that is read
+/// only (25006: a standby after a failover, or `default_transaction_read_only`), full
+/// (53100, disk full) or out of connections (53300), a statement cancelled by
+/// `statement_timeout` (57014), and a deadlock (40P01): two batches that insert the
+/// same emails in opposite orders wait for each other, and PostgreSQL rolls one back.
+/// That one is retried as a whole, by the client.
+///
+/// The first three are states of the server, not of the request: the same request
+/// succeeds once an operator has promoted a primary, freed disk space, or the other
+/// clients have let connections go. Reads keep working meanwhile in a read-only or
+/// full database; only the writes get the 503.
 pub fn is_transient(code: &str) -> bool {
-    code.starts_with("08") || ["57P01", "57P02", "57P03", "53300", "57014", "40P01"].contains(&code)
+    code.starts_with("08")
+        || [
+            "57P01", "57P02", "57P03", "25006", "53100", "53300", "57014", "40P01",
+        ]
+        .contains(&code)
+}
+
+/// A database error as the log may show it: its SQLSTATE, and the names of the
+/// constraint, table and column it concerns, and nothing that could quote a row.
+///
+/// PostgreSQL's message and `DETAIL` may hold the very values a request sent
+/// (`DETAIL: Key (lower(email))=(ada@example.com) already exists.`, `invalid input
+/// syntax for type bigint: "..."`), and the drivers print both in their `Display`
+/// (tokio-postgres even adds the `DETAIL` line). Every tier's `db_error` wraps a database
+/// error in this summary instead, read out of its own driver's error, before the error
+/// reaches the log through `ApiError` (the 500 and 503 paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbErrorSummary {
+    /// The five-character SQLSTATE, `23505`.
+    pub code: String,
+    /// The constraint violated, if the error names one (`users_email_lower_key`).
+    pub constraint: Option<String>,
+    /// The table concerned, if the error names one.
+    pub table: Option<String>,
+    /// The column concerned, if the error names one (a not-null violation).
+    pub column: Option<String>,
+}
+
+impl DbErrorSummary {
+    /// A summary of an error with SQLSTATE `code` and no names.
+    pub fn new(code: impl Into<String>) -> Self {
+        Self::of(&code.into(), None, None)
+    }
+
+    /// A summary of an error with SQLSTATE `code`, on `constraint` of `table` (as the
+    /// drivers hand them out).
+    pub fn of(code: &str, constraint: Option<&str>, table: Option<&str>) -> Self {
+        Self {
+            code: code.to_owned(),
+            constraint: constraint.map(str::to_owned),
+            table: table.map(str::to_owned),
+            column: None,
+        }
+    }
+
+    /// The same summary, naming the column concerned too.
+    pub fn with_column(self, column: Option<&str>) -> Self {
+        Self {
+            column: column.map(str::to_owned),
+            ..self
+        }
+    }
+
+    /// The store error this database error is, carrying the summary (not the driver's
+    /// error) to the log: "unavailable" (503) for a [transient](is_transient) state,
+    /// "internal" (500) for anything else. A taken email or a missing author is
+    /// decided before, by the tier.
+    pub fn into_store_error(self) -> crate::error::StoreError {
+        if is_transient(&self.code) {
+            crate::error::StoreError::unavailable(self)
+        } else {
+            crate::error::StoreError::internal(self)
+        }
+    }
+}
+
+impl std::fmt::Display for DbErrorSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "database error, SQLSTATE {}", self.code)?;
+        if let Some(name) = code_name(&self.code) {
+            write!(f, " ({name})")?;
+        }
+        for (what, name) in [
+            ("constraint", &self.constraint),
+            ("table", &self.table),
+            ("column", &self.column),
+        ] {
+            if let Some(name) = name {
+                write!(f, ", {what} {name}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DbErrorSummary {}
+
+/// PostgreSQL's name for the codes this API gives a meaning to, for the log's reader.
+pub fn code_name(code: &str) -> Option<&'static str> {
+    Some(match code {
+        UNIQUE_VIOLATION => "unique_violation",
+        FOREIGN_KEY_VIOLATION => "foreign_key_violation",
+        "23502" => "not_null_violation",
+        "23514" => "check_violation",
+        "25006" => "read_only_sql_transaction",
+        "40P01" => "deadlock_detected",
+        "53100" => "disk_full",
+        "53300" => "too_many_connections",
+        "57014" => "query_canceled",
+        "57P01" => "admin_shutdown",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -66,12 +174,33 @@ mod tests {
     #[test]
     fn transient_states_are_retryable_and_others_are_not() {
         for code in [
-            "08006", "08001", "57P01", "57P02", "57P03", "53300", "57014", "40P01",
+            "08006", "08001", "57P01", "57P02", "57P03", "25006", "53100", "53300", "57014",
+            "40P01",
         ] {
             assert!(is_transient(code), "{code}");
         }
-        for code in ["23505", "42P01", "22001", "40001", "XX000"] {
+        for code in [
+            "23505", "42P01", "22001", "40001", "XX000", "25P02", "53200",
+        ] {
             assert!(!is_transient(code), "{code}");
         }
+    }
+
+    #[test]
+    fn a_summary_names_the_code_and_constraint_only() {
+        let summary = DbErrorSummary {
+            constraint: Some("users_email_lower_key".to_owned()),
+            table: Some("users".to_owned()),
+            ..DbErrorSummary::new("23505")
+        };
+        assert_eq!(
+            summary.to_string(),
+            "database error, SQLSTATE 23505 (unique_violation), \
+             constraint users_email_lower_key, table users"
+        );
+        assert_eq!(
+            DbErrorSummary::new("XX000").to_string(),
+            "database error, SQLSTATE XX000"
+        );
     }
 }
