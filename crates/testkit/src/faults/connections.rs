@@ -217,3 +217,94 @@ pub(super) async fn connection_cap_makes_the_next_client_wait(binary: TierBinary
         millis(answered_after)
     );
 }
+
+/// Connections the server is left room for, over what it holds open already.
+const SPARE_FDS: u64 = 16;
+
+/// Out of file descriptors (`EMFILE`): with its limit lowered from outside (`prlimit`)
+/// to what it holds plus 16, and `MAX_CONNECTIONS` far above that, the server is
+/// sent 64 connections at once. `accept` fails; the server logs it, pauses, retries,
+/// and once the clients are gone it answers a fresh one: it survived.
+pub(super) async fn out_of_file_descriptors_is_survived(binary: TierBinary) {
+    use rustix::process::{Pid, Resource, Rlimit, getrlimit, prlimit};
+
+    let db = TestDb::create().await;
+    let (mut server, addr) = spawn(binary, &db, &[("MAX_CONNECTIONS", "100000")]).await;
+    // The pool's connections opened first: they need descriptors too.
+    let client = reqwest::Client::new();
+    let health = format!("http://{addr}/health");
+    let status = client.get(&health).send().await.expect("/health").status();
+    assert_eq!(status, 200);
+    drop(client);
+
+    let pid = i32::try_from(server.pid())
+        .ok()
+        .and_then(Pid::from_raw)
+        .expect("a process id");
+    let open = std::fs::read_dir(format!("/proc/{}/fd", server.pid()))
+        .expect("the server's descriptors")
+        .count() as u64;
+    let limit = Rlimit {
+        current: Some(open + SPARE_FDS),
+        // The hard limit is the one it inherited from us: unchanged.
+        maximum: getrlimit(Resource::Nofile).maximum,
+    };
+    prlimit(Some(pid), Resource::Nofile, limit).expect("prlimit on the server");
+
+    let mut clients = Vec::new();
+    for _ in 0..4 * SPARE_FDS {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(HEALTH).await.expect("send");
+        clients.push(stream);
+    }
+    let waiting = Instant::now();
+    while !server.output().contains("accept failed") {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(10),
+            "no accept error logged with {} connections and a limit of {} descriptors:\n{}",
+            clients.len(),
+            open + SPARE_FDS,
+            server.output()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(clients);
+
+    // The descriptors come back as the connections close: a new client is served.
+    let recovering = Instant::now();
+    let answered = loop {
+        let attempt = reqwest::Client::new()
+            .get(&health)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
+        if let Ok(response) = attempt {
+            assert_eq!(response.status(), 200);
+            break recovering.elapsed();
+        }
+        assert!(
+            recovering.elapsed() < Duration::from_secs(10),
+            "not serving 10 s after the clients left: {attempt:?}\n{}",
+            server.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        server.try_exit().is_none(),
+        "the server exited:\n{}",
+        server.output()
+    );
+    let errors_logged = server.output().matches("accept failed").count();
+    let status = server.stop(Duration::from_secs(15)).await.expect("stop");
+    assert!(
+        status.success(),
+        "exit status {status}:\n{}",
+        server.output()
+    );
+    println!(
+        "FIGURE out of descriptors (limit {} = {open} open + {SPARE_FDS}, {} clients): {errors_logged} accept errors logged, served again {} ms after the clients left",
+        open + SPARE_FDS,
+        4 * SPARE_FDS,
+        millis(answered)
+    );
+}

@@ -19,7 +19,7 @@
 //! | `streaming` | the export: a hang-up stops its query within 1 s; a database failure after the first byte leaves the chunked body unterminated; a slow reader past the 5 s statement timeout gets every line |
 //! | `timeouts` | the statement timeout; a stalled request body is 408 |
 //! | `shutdown` | SIGTERM with a request in flight, on the real binary; exit within 12 s with the database silent |
-//! | `connections` | slow and idle clients closed by the header-read timeout; the cap on open connections |
+//! | `connections` | slow and idle clients closed by the header-read timeout; the cap on open connections; out of file descriptors (`EMFILE`) survived |
 //! | `heads` | a target over 8 KiB is a 414, headers over 32 KiB a 431, in problem+json |
 //! | `load_shedding` | ten times `MAX_IN_FLIGHT` slow requests: the excess is shed with 503 at once |
 //! | `security` | the password in no log or response; bound parameters; a quoted name |
@@ -94,6 +94,7 @@ where
             shutdown::sigterm_exits_0_when_the_database_is_silent,
             connections::slow_and_idle_clients_are_closed,
             connections::connection_cap_makes_the_next_client_wait,
+            connections::out_of_file_descriptors_is_survived,
             load_shedding::excess_requests_are_shed_at_once,
             security::password_never_logged_while_serving,
             security::password_never_logged_when_start_up_fails,
