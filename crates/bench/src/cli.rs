@@ -97,6 +97,13 @@ pub struct Options {
     /// Keep the bench database after the run (it is dropped by default).
     #[arg(long)]
     pub keep_database: bool,
+    /// A soak instead of the benchmark: SECONDS of steady mixed load per tier, sampled
+    /// every minute (every 10 s up to 60 s); writes soak.md and soak.json.
+    #[arg(long, value_name = "SECONDS")]
+    pub soak: Option<u64>,
+    /// Connections of the soak's mixed load, kept under the tiers' MAX_IN_FLIGHT.
+    #[arg(long, default_value_t = 16)]
+    pub soak_connections: usize,
 }
 
 /// Everything a run will do, with every default filled in.
@@ -138,6 +145,10 @@ pub struct Plan {
     pub pgbench_seconds: u64,
     /// Drop the bench database at the end.
     pub drop_database: bool,
+    /// `--soak`: load each tier this long instead of the benchmark (`crate::soak`).
+    pub soak: Option<Duration>,
+    /// Connections of the soak's mixed load.
+    pub soak_connections: usize,
 }
 
 impl Options {
@@ -212,6 +223,21 @@ impl Options {
             "the posts workloads need --posts-per-user of at least 1"
         );
         anyhow::ensure!(!tiers.is_empty(), "--tiers is empty");
+        // The soak reads seeded posts, and must not be shed by MAX_IN_FLIGHT.
+        if let Some(soak) = self.soak {
+            anyhow::ensure!(
+                (5..=86_400).contains(&soak),
+                "--soak must be between 5 and 86,400 seconds"
+            );
+            anyhow::ensure!(
+                self.posts_per_user > 0,
+                "the soak reads posts: it needs --posts-per-user of at least 1"
+            );
+            anyhow::ensure!(
+                (1..=60).contains(&self.soak_connections),
+                "--soak-connections must be between 1 and 60 (under MAX_IN_FLIGHT)"
+            );
+        }
         // The tiers are deduplicated above; a variant's label names its environment,
         // so the same label twice is the same variant given twice.
         let tiers: Vec<TierSpec> = tiers
@@ -275,6 +301,8 @@ impl Options {
                 self.pgbench_duration.unwrap_or(if quick { 2 } else { 8 })
             },
             drop_database: !self.keep_database,
+            soak: self.soak.map(Duration::from_secs),
+            soak_connections: self.soak_connections,
         })
     }
 }

@@ -28,6 +28,8 @@
 //! * [`report`]: the report assembled from the results (keyed by tier label and
 //!   workload), medians over rounds, targets, Markdown, `report.json`.
 //! * [`chart`]: the SVG chart of throughput and p99.
+//! * [`soak`]: `--soak SECONDS`, a steady mixed load per tier instead of the rounds,
+//!   sampling memory, file descriptors and database sessions minute by minute.
 
 pub mod chart;
 pub mod cli;
@@ -40,6 +42,7 @@ pub mod report;
 pub mod rounds;
 pub mod run;
 pub mod seed;
+pub mod soak;
 pub mod tiers;
 pub mod wire_cost;
 pub mod workload;

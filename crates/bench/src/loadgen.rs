@@ -38,7 +38,7 @@ mod client;
 mod requests;
 mod result;
 
-pub use client::{Connection, connect, send, status_of};
+pub use client::{Answer, Connection, connect, send, send_answer, status_of};
 pub use requests::{PAGE, RequestSpec, Rng, request_for, unique_tag};
 pub use result::{LoadResult, Window, new_histogram};
 

@@ -6,6 +6,7 @@
 //! cargo run -p bench --release -- --rows 1000 --workloads list,posts,user-posts
 //! cargo run -p bench --release -- --rows 1000000 --workloads list-first,list-last --posts-per-user 0
 //! cargo run -p bench --release -- --rows 1000000 --workloads create,batch,export --posts-per-user 0
+//! cargo run -p bench --release -- --soak 600 --tiers raw,sqlx,orm   # 10 min per tier: soak.md
 //! cargo run -p bench --release -- --help
 //! ```
 //!

@@ -9,6 +9,7 @@
 //! * `report/posts.rs`: posts with their authors against users, and why the gap;
 //! * `report/batch.rs`: batches against single creates, users written per second;
 //! * `report/export.rs`: the export's rows per second and memory growth;
+//! * `report/soak.rs`: the soak's samples, growth and targets (a report of its own);
 //! * `report/markdown.rs`: the Markdown, section by section;
 //! * `report/format.rs`: the table writer and number formats the Markdown uses;
 //! * `report/files.rs`: writing `report.md`, `report.json` and `report.svg`.
@@ -31,6 +32,7 @@ pub(crate) mod fixtures;
 mod format;
 mod markdown;
 mod posts;
+mod soak;
 mod targets;
 
 pub use assemble::{Header, Measurements};
@@ -40,6 +42,7 @@ pub use figures::{Cell, CellKey, RunFigures, Summary, median};
 pub use files::write_files;
 pub use format::thousands;
 pub use posts::{PageCost, PostsGap};
+pub use soak::{SOAK_GROWTH_GOAL_PERCENT, SoakReport, SoakSample, SoakTier};
 pub use targets::Target;
 
 /// Facts about a tier that do not depend on the workload.

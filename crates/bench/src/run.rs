@@ -35,6 +35,9 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
     let started = Instant::now();
     let root = tiers::workspace_root();
     let plan = options.plan(database_url::from_environment(), &root)?;
+    if let Some(total) = plan.soak {
+        return crate::soak::run(&plan, total).await;
+    }
     let command_line = command_line(&plan);
     let mut machine = Machine::detect();
     let mut notes = Vec::new();
@@ -143,7 +146,7 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
 
 /// Builds the tiers' packages together; if that fails, one by one, and returns the
 /// packages that do not build (so one broken tier does not stop the others).
-async fn build(specs: &[TierSpec]) -> Vec<&'static str> {
+pub(crate) async fn build(specs: &[TierSpec]) -> Vec<&'static str> {
     let mut packages: Vec<&'static str> = Vec::new();
     for spec in specs {
         if !packages.contains(&spec.package) {
@@ -166,7 +169,7 @@ async fn build(specs: &[TierSpec]) -> Vec<&'static str> {
 
 /// The command line as typed, shell-quoted, with a `--database-url` shown without its
 /// password.
-fn command_line(plan: &Plan) -> String {
+pub(crate) fn command_line(plan: &Plan) -> String {
     let mut args: Vec<String> = std::env::args().collect();
     for i in 0..args.len() {
         if args[i].starts_with("--database-url=") {

@@ -124,3 +124,17 @@ fn bad_values_are_refused() {
     let plan = plan(&["--env", "DB_POOL_SIZE=32"]).unwrap();
     assert_eq!(plan.env, [("DB_POOL_SIZE".to_owned(), "32".to_owned())]);
 }
+
+#[test]
+fn a_soak_keeps_under_max_in_flight_and_needs_posts() {
+    assert_eq!(plan(&[]).unwrap().soak, None);
+    let soak = plan(&["--soak", "600", "--tiers", "raw,sqlx"]).unwrap();
+    assert_eq!(soak.soak, Some(Duration::from_secs(600)));
+    assert_eq!(soak.soak_connections, 16);
+    assert_eq!(soak.tiers.len(), 2);
+    assert!(plan(&["--soak", "2"]).is_err());
+    assert!(plan(&["--soak", "60", "--posts-per-user", "0"]).is_err());
+    assert!(plan(&["--soak", "60", "--soak-connections", "64"]).is_err());
+    // Without --soak its connections are not checked: they are not used.
+    assert!(plan(&["--soak-connections", "64"]).is_ok());
+}

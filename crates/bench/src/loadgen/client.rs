@@ -38,6 +38,26 @@ pub async fn send(
     addr: SocketAddr,
     spec: &RequestSpec,
 ) -> anyhow::Result<u16> {
+    Ok(send_answer(sender, addr, spec).await?.status)
+}
+
+/// A whole response, as the soak needs it to delete what it created.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// The `Location` header, if any (and readable as text).
+    pub location: Option<String>,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// Sends one request and reads the whole response: status, `Location` and body.
+pub async fn send_answer(
+    sender: &mut Connection,
+    addr: SocketAddr,
+    spec: &RequestSpec,
+) -> anyhow::Result<Answer> {
     sender.ready().await?;
     let mut request = Request::builder()
         .method(spec.method.clone())
@@ -52,9 +72,18 @@ pub async fn send(
     };
     let response = sender.send_request(request.body(body)?).await?;
     let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
     // The client pays for reading the body, as a real one would.
-    response.into_body().collect().await?;
-    Ok(status)
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(Answer {
+        status,
+        location,
+        body,
+    })
 }
 
 /// The status of one `GET path` on a fresh connection (for `/health`).
