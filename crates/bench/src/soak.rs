@@ -40,6 +40,10 @@ pub mod mix;
 /// How often the export connection streams a whole export.
 pub const EXPORT_EVERY: Duration = Duration::from_secs(20);
 
+/// How long the load goes on after the last sample, so that sample sees the tier
+/// under load like every other one (not its connections closing as the load stops).
+const LOAD_AFTER_LAST_SAMPLE: Duration = Duration::from_secs(1);
+
 /// Failures kept as text per tier, for the report.
 const ERROR_SAMPLES: usize = 5;
 
@@ -194,6 +198,7 @@ async fn soak_tier(
     let mut samples = vec![probe(Duration::ZERO).await];
     let start = Instant::now();
     let end = start + total;
+    let load_end = end + LOAD_AFTER_LAST_SAMPLE;
     let tag: Arc<str> = loadgen::unique_tag().into();
     let mut tasks = tokio::task::JoinSet::new();
     for conn in 0..plan.soak_connections {
@@ -202,11 +207,16 @@ async fn soak_tier(
             plan.seeded(),
             Arc::clone(&tag),
             conn,
-            end,
+            load_end,
             Arc::clone(&tally),
         ));
     }
-    tasks.spawn(export_loop(tier.addr(), plan.rows, end, Arc::clone(&tally)));
+    tasks.spawn(export_loop(
+        tier.addr(),
+        plan.rows,
+        load_end,
+        Arc::clone(&tally),
+    ));
     for at in schedule(total) {
         tokio::time::sleep_until((start + at).into()).await;
         let sample = probe(start.elapsed()).await;

@@ -51,7 +51,8 @@ pub struct SoakTier {
     pub label: TierLabel,
     /// The samples in order: the start, then each one under load, the last at the end.
     pub samples: Vec<SoakSample>,
-    /// Requests answered over the whole soak, counted after the last connection finished.
+    /// Requests answered over the whole soak, counted after the last connection
+    /// finished (a second after the last sample).
     pub requests: u64,
     /// Of those, failed.
     pub errors: u64,
