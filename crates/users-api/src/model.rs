@@ -4,7 +4,9 @@
 //! `UserCreate`, `UserUpdate` and `PostCreate` can only be built by [`crate::validate`], which trims
 //! and checks every field first ("parse, don't validate"). Their fields are private, so
 //! a store that receives one knows it holds valid, trimmed data and checks nothing
-//! again. Their `ToSchema` derives describe the wire format in `/openapi.json`.
+//! again. Their `ToSchema` derives describe the wire format in `/openapi.json`; the
+//! schemas of their text members come from [`text_schema`], patterns that trim as the
+//! server does.
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,6 +15,8 @@ use serde::{Serialize, Serializer};
 use utoipa::ToSchema;
 
 use crate::error::StoreError;
+
+pub mod text_schema;
 
 /// Longest name, in Unicode scalar values, after trimming.
 pub const NAME_MAX_CHARS: usize = 100;
@@ -54,15 +58,20 @@ fn rfc3339_micros<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S:
 }
 
 /// The body of `POST /users`, validated and trimmed.
+///
+/// The text members' schemas come from [`text_schema`], which explains why they are
+/// patterns; `deny_unknown_fields` only tells the document `additionalProperties: false`
+/// (nothing deserializes this type: [`crate::validate`] refuses unknown members).
 #[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Ada Lovelace", "email": "Ada@Example.com"}))]
 pub struct UserCreate {
     /// 1 to 100 characters after trimming surrounding white space; no control characters.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(schema_with = text_schema::name)]
     name: String,
     /// A valid e-mail address (WHATWG HTML syntax, a dot in the domain), at most 254
     /// characters after trimming. Compared case-insensitively for uniqueness.
-    #[schema(format = Email, max_length = 254)]
+    #[schema(schema_with = text_schema::email)]
     email: String,
 }
 
@@ -93,6 +102,7 @@ impl UserCreate {
 /// roll back and answer 409. So the unique index decides, inside the transaction, even
 /// against a racing create of the same email, and no half batch is ever kept.
 #[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(description = "1 to 100 users to create in one transaction: all of them, or none.",
          example = json!({"users": [
     {"name": "Ada Lovelace", "email": "Ada@Example.com"},
@@ -170,14 +180,19 @@ pub struct UserBatchCreated {
 // ANCHOR_END: user_batch
 
 /// The body of `PATCH /users/{id}`, validated and trimmed: at least one member is set.
+///
+/// A member is optional but never `null` (leave it out to keep the value), so the
+/// document says so: `minProperties: 1` and plain strings, not utoipa's `["string", "null"]`
+/// for an `Option`.
 #[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
-#[schema(example = json!({"email": "ada@example.org"}))]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@example.org"}), min_properties = 1)]
 pub struct UserUpdate {
     /// New name; same rules as on create.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(schema_with = text_schema::name, required = false)]
     name: Option<String>,
     /// New email; same rules as on create.
-    #[schema(format = Email, max_length = 254)]
+    #[schema(schema_with = text_schema::email, required = false)]
     email: Option<String>,
 }
 
@@ -233,15 +248,16 @@ pub struct PostWithAuthor {
 
 /// The body of `POST /users/{id}/posts`, validated: the title trimmed, the body as sent.
 #[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"title": "Notes on the Analytical Engine",
                           "body": "It might act upon other things besides number."}))]
 pub struct PostCreate {
     /// 1 to 200 characters after trimming surrounding white space; no control characters.
-    #[schema(min_length = 1)]
+    #[schema(schema_with = text_schema::title)]
     title: String,
     /// Up to 4,000 characters, stored exactly as sent; no control characters but tab,
     /// line feed and carriage return.
-    #[schema(max_length = 4000)]
+    #[schema(schema_with = text_schema::post_body)]
     body: String,
 }
 
