@@ -189,7 +189,7 @@ impl UserStore for OrmStore {
             )
             .await?;
             // Keyset batches, as `list` pages: `WHERE id > $1 ORDER BY id LIMIT $2`.
-            // Each statement is short (the 5 s statement timeout never sees a slow
+            // Each statement is short (the 4 s statement timeout never sees a slow
             // reader), and a dropped export leaves at most one batch in flight.
             let mut after_id = 0;
             loop {

@@ -19,7 +19,10 @@
 pub mod pipelined;
 pub mod store;
 
+use std::time::Duration;
+
 use anyhow::Context as _;
+use deadpool_postgres::Object;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use secrecy::ExposeSecret;
 use tokio_postgres::NoTls;
@@ -105,7 +108,48 @@ pub(crate) fn driver_config(database: &DatabaseConfig) -> anyhow::Result<tokio_p
         ))
         .application_name(TIER.name)
         .connect_timeout(ACQUIRE_TIMEOUT);
+    // A partition leaves a connection open and silent. The kernel finds it dead: by
+    // keepalive probes when it is idle, by unacknowledged data when a query was sent.
+    // It then fails, the driver marks it closed, and deadpool stops lending it out.
+    // (Answering the request in time is the operation deadline's job, not these.)
+    use users_api::pool as p;
+    pg_config
+        .keepalives(true)
+        .keepalives_idle(p::TCP_KEEPALIVE_IDLE)
+        .keepalives_interval(p::TCP_KEEPALIVE_INTERVAL)
+        .keepalives_retries(p::TCP_KEEPALIVE_RETRIES)
+        .tcp_user_timeout(p::TCP_USER_TIMEOUT);
     Ok(pg_config)
+}
+
+/// How long a connection left by a cut-off operation gets to prove itself idle and
+/// alive (one empty query, answered after whatever it still owes) before it is closed.
+const ABANDONED_CHECK: Duration = Duration::from_secs(1);
+
+/// What becomes of a pooled connection whose operation did not finish with it
+/// (`users_api::deadline::Lease`): its deadline passed, its client hung up, or it
+/// returned early with an error. A query of it may still be in flight, or lost in a
+/// partition, so it goes back to the pool only once a round trip comes back within
+/// [`ABANDONED_CHECK`]. Otherwise it is taken out of the pool (`Object::take`: the pool
+/// may open another, and dropping the client closes this one) and its query cancelled,
+/// with a cancel request on a connection of its own (bounded by `connect_timeout`).
+pub(crate) fn abandon(client: Object) {
+    // Without a runtime (the process is exiting) there is nothing to check with.
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        drop(Object::take(client));
+        return;
+    };
+    runtime.spawn(async move {
+        let check = tokio::time::timeout(ABANDONED_CHECK, client.simple_query("")).await;
+        if matches!(check, Ok(Ok(_))) {
+            return; // `client` drops here, back to the pool: idle, and answering
+        }
+        let cancel = client.cancel_token();
+        drop(Object::take(client));
+        if let Err(err) = cancel.cancel_query(NoTls).await {
+            tracing::debug!(error = %err, "cancelling an abandoned connection's query");
+        }
+    });
 }
 // ANCHOR_END: connect
 

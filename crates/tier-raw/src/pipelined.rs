@@ -41,6 +41,7 @@ use users_api::{
 
 use anyhow::Context as _;
 use users_api::Config;
+use users_api::deadline::Lease;
 use users_api::pool::ACQUIRE_TIMEOUT;
 
 use crate::store::{db_error, user_from_row};
@@ -79,6 +80,42 @@ struct Slot {
     current: Mutex<Option<Arc<Shared>>>,
 }
 
+/// A shared client lent to one read, with the slot it came from.
+struct Lent {
+    shared: Arc<Shared>,
+    slots: Arc<Vec<Slot>>,
+    index: usize,
+}
+
+impl std::ops::Deref for Lent {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// A read cut off before it released its client (see `users_api::deadline::Lease`):
+/// its deadline passed with the query unanswered, so the client is suspect (a
+/// partition, most likely), and every read queued on it would wait out its own
+/// deadline too. The slot forgets it, so the next read connects afresh; the old
+/// connection closes once the reads still holding it are done. No cancel request: on
+/// a shared connection it could stop another request's query.
+fn retire(lent: Lent) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let mut current = lent.slots[lent.index].current.lock().await;
+        if current
+            .as_ref()
+            .is_some_and(|now| Arc::ptr_eq(now, &lent.shared))
+        {
+            *current = None;
+        }
+    });
+}
+
 /// Reads over shared, pipelined clients; writes through the pool.
 #[derive(Clone)]
 pub struct PipelinedStore {
@@ -111,16 +148,29 @@ impl PipelinedStore {
     /// A live shared client, round robin. A slot whose connection has closed (the
     /// server restarted, the network dropped) reconnects here, within the same
     /// [`ACQUIRE_TIMEOUT`] a pooled checkout gets: the store heals by itself.
-    async fn shared(&self) -> StoreResult<Arc<Shared>> {
+    /// Leased, like the pool's connections: a read that does not release it (cut off
+    /// by its deadline) has the client retired from its slot.
+    async fn shared(&self) -> StoreResult<Lease<Lent>> {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         let mut current = self.slots[index].current.lock().await;
-        if let Some(shared) = current.as_ref().filter(|shared| !shared.client.is_closed()) {
-            return Ok(Arc::clone(shared));
-        }
-        let connected = tokio::time::timeout(ACQUIRE_TIMEOUT, self.connect()).await;
-        let shared = Arc::new(connected.map_err(StoreError::unavailable)??);
-        *current = Some(Arc::clone(&shared));
-        Ok(shared)
+        let shared = match current.as_ref().filter(|shared| !shared.client.is_closed()) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                let connected = tokio::time::timeout(ACQUIRE_TIMEOUT, self.connect()).await;
+                let shared = Arc::new(connected.map_err(StoreError::unavailable)??);
+                *current = Some(Arc::clone(&shared));
+                shared
+            }
+        };
+        let slots = Arc::clone(&self.slots);
+        Ok(Lease::new(
+            Lent {
+                shared,
+                slots,
+                index,
+            },
+            retire,
+        ))
     }
 
     async fn connect(&self) -> StoreResult<Shared> {
@@ -150,6 +200,7 @@ impl UserStore for PipelinedStore {
             .query(&shared.list, &[&page.after_id, &page.limit])
             .await
             .map_err(db_error)?;
+        shared.release();
         rows.iter().map(user_from_row).collect()
     }
 
@@ -161,6 +212,7 @@ impl UserStore for PipelinedStore {
             .query_opt(&shared.get, &[&id])
             .await
             .map_err(db_error)?;
+        shared.release();
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -215,6 +267,7 @@ impl UserStore for PipelinedStore {
             .simple_query("SELECT 1")
             .await
             .map_err(db_error)?;
+        shared.release();
         self.pooled.ping().await
     }
 

@@ -14,7 +14,8 @@
 //!
 //! The batch and the export hold a transaction across awaits. Here the driver guards
 //! it: a `Transaction` dropped at any await queues its own ROLLBACK (see the comments
-//! in `create_batch` and `export`), so neither needs a guard of ours.
+//! in `create_batch` and `export`). Each operation ends with `client.release()`; a
+//! connection cut off before (a deadline, a client gone) goes to `crate::abandon`.
 
 use std::pin::pin;
 
@@ -22,6 +23,7 @@ use async_stream::try_stream;
 use deadpool_postgres::{Object, Pool, PoolError};
 use futures::StreamExt as _;
 use tokio_postgres::Row;
+use users_api::deadline::Lease;
 use users_api::pool::ACQUIRE_TIMEOUT;
 use users_api::sqlstate;
 use users_api::store::EXPORT_BATCH_ROWS;
@@ -45,9 +47,9 @@ impl RawStore {
 
     /// Borrows a connection: at most [`ACQUIRE_TIMEOUT`] in all, waiting for a free one
     /// and opening a new one included (deadpool times each phase on its own).
-    async fn connection(&self) -> StoreResult<Object> {
+    async fn connection(&self) -> StoreResult<Lease<Object>> {
         match tokio::time::timeout(ACQUIRE_TIMEOUT, self.pool.get()).await {
-            Ok(Ok(client)) => Ok(client),
+            Ok(Ok(client)) => Ok(Lease::new(client, crate::abandon)),
             Ok(Err(err)) => Err(pool_error(err)),
             Err(elapsed) => Err(StoreError::unavailable(elapsed)),
         }
@@ -73,6 +75,7 @@ impl UserStore for RawStore {
             .query_one(&statement, &[&user.name(), &user.email()])
             .await
             .map_err(db_error)?;
+        client.release();
         user_from_row(&row)
     }
     // ANCHOR_END: create
@@ -88,6 +91,7 @@ impl UserStore for RawStore {
             .query(&statement, &[&page.after_id, &page.limit])
             .await
             .map_err(db_error)?;
+        client.release();
         rows.iter().map(user_from_row).collect()
     }
     // ANCHOR_END: list
@@ -102,6 +106,7 @@ impl UserStore for RawStore {
             .query_opt(&statement, &[&id])
             .await
             .map_err(db_error)?;
+        client.release();
         row.as_ref().map(user_from_row).transpose()
     }
     // ANCHOR_END: get
@@ -120,6 +125,7 @@ impl UserStore for RawStore {
             .query_opt(&statement, &[&id, &changes.name(), &changes.email()])
             .await
             .map_err(db_error)?;
+        client.release();
         row.as_ref().map(user_from_row).transpose()
     }
     // ANCHOR_END: update
@@ -131,6 +137,7 @@ impl UserStore for RawStore {
         let client = self.connection().await?;
         let statement = client.prepare_cached(SQL).await.map_err(db_error)?;
         let deleted = client.execute(&statement, &[&id]).await.map_err(db_error)?;
+        client.release();
         Ok(deleted > 0)
     }
     // ANCHOR_END: delete
@@ -168,12 +175,14 @@ impl UserStore for RawStore {
         match batch.check_inserted(inserted) {
             Ok(users) => {
                 tx.commit().await.map_err(db_error)?;
+                client.release();
                 Ok(users)
             }
             Err(conflict) => {
                 // Dropping `tx` would roll back too, but only queue it. Awaiting the
                 // ROLLBACK hands the connection back idle, and shows us if it failed.
                 tx.rollback().await.map_err(db_error)?;
+                client.release();
                 Err(conflict)
             }
         }
@@ -227,6 +236,7 @@ impl UserStore for RawStore {
                 }
             }
             tx.commit().await.map_err(db_error)?;
+            client.release();
         })
         // Dropped (the client hung up), at whatever await or yield it was suspended,
         // the stream drops its locals in reverse order (tokio-postgres 0.7.18's source):
@@ -235,10 +245,9 @@ impl UserStore for RawStore {
         // - the `Portal`: its Drop queues a Close; the `Transaction`: a ROLLBACK (and
         //   during BEGIN, `RollbackIfNotDone` does). Both run right after that batch,
         //   on the connection's task, with nobody awaiting them;
-        // - the connection goes back to the pool; a request that borrows it next queues
-        //   behind the ROLLBACK, so it never runs inside our transaction.
-        // Nothing is left `active` or `idle in transaction`, and no cancel request is
-        // needed: no Execute outlives one batch.
+        // - the lease (never released) hands the connection to `crate::abandon`, whose
+        //   round trip queues behind the ROLLBACK: back to the pool idle, or closed.
+        // Nothing is left `active` or `idle in transaction`: no Execute outlives a batch.
     }
     // ANCHOR_END: export
 
@@ -252,10 +261,11 @@ impl UserStore for RawStore {
         self.log(SQL);
         let client = self.connection().await?;
         let statement = client.prepare_cached(SQL).await.map_err(db_error)?;
-        match client
+        let inserted = client
             .query_one(&statement, &[&user_id, &post.title(), &post.body()])
-            .await
-        {
+            .await;
+        client.release();
+        match inserted {
             Ok(row) => post_from_row(&row).map(Some),
             // The driver hands us the SQLSTATE and the constraint's name; which of
             // them means "no such user" is ours to say (see `is_missing_author`).
@@ -300,9 +310,11 @@ impl UserStore for RawStore {
                 .map_err(db_error)?;
             let user_exists: bool = row.try_get(0).map_err(StoreError::internal)?;
             if !user_exists {
+                client.release();
                 return Ok(None);
             }
         }
+        client.release();
         let posts = rows.iter().map(post_from_row).collect::<StoreResult<_>>()?;
         Ok(Some(posts))
     }
@@ -335,6 +347,7 @@ impl UserStore for RawStore {
             .query(&statement, &[&page.after_id, &page.limit])
             .await
             .map_err(db_error)?;
+        client.release();
         rows.iter().map(post_with_author_from_row).collect()
     }
     // ANCHOR_END: list_posts
@@ -355,6 +368,7 @@ impl UserStore for RawStore {
             .query_opt(&statement, &[&id])
             .await
             .map_err(db_error)?;
+        client.release();
         row.as_ref().map(post_with_author_from_row).transpose()
     }
     // ANCHOR_END: get_post
@@ -366,6 +380,7 @@ impl UserStore for RawStore {
         let client = self.connection().await?;
         let statement = client.prepare_cached(SQL).await.map_err(db_error)?;
         let deleted = client.execute(&statement, &[&id]).await.map_err(db_error)?;
+        client.release();
         Ok(deleted > 0)
     }
     // ANCHOR_END: delete_post
@@ -376,6 +391,7 @@ impl UserStore for RawStore {
         self.log(SQL);
         let client = self.connection().await?;
         client.simple_query(SQL).await.map_err(db_error)?;
+        client.release();
         Ok(())
     }
     // ANCHOR_END: ping

@@ -103,7 +103,7 @@ fn driver_config(config: &Config) -> anyhow::Result<PgConnectOptions> {
         // The driver's parse error could quote the URL; say only which variable.
         .map_err(|_| anyhow::anyhow!("DATABASE_URL is not a valid connection string"))?;
     let options = options
-        // sqlx escapes the value and sends it as `-c statement_timeout=5000`.
+        // sqlx escapes the value and sends it as `-c statement_timeout=4000`.
         .options([("statement_timeout", STATEMENT_TIMEOUT.as_millis())])
         .application_name(TIER.name);
     // sqlx logs every statement at DEBUG by default (and a slow one at WARN), through

@@ -192,7 +192,7 @@ impl UserStore for SqlxStore {
             // (`wait_until_ready` in sqlx-postgres's `connection/mod.rs`, run by the
             // pool's `ping`): a million rows would keep the session busy long after the
             // client left. And one statement lasting as long as a slow reader would be
-            // cut off by the 5 s statement timeout.
+            // cut off by the 4 s statement timeout.
             let mut after_id = 0;
             loop {
                 // `fetch` decodes each row as sqlx reads it off the socket (`fetch_all`

@@ -9,6 +9,8 @@
 //!   bodies `UserCreate`, `UserUpdate`, `PostCreate`, and `Page` for the lists.
 //! * [`validate`]: the body rules of the contract, reporting every failing field.
 //! * [`store`]: the [`UserStore`] trait each tier implements.
+//! * [`deadline`]: every store operation within 4.5 s, and the [`deadline::Lease`] that
+//!   keeps a connection cut off half way out of its pool.
 //! * [`error`]: [`StoreError`] (what a store can say) and [`ApiError`] (what HTTP
 //!   answers), and their one mapping onto status codes and `problem+json`.
 //! * [`extract`]: request extractors that reject in `problem+json`.
@@ -24,6 +26,7 @@
 
 pub mod app;
 pub mod config;
+pub mod deadline;
 pub mod error;
 pub mod extract;
 pub mod model;

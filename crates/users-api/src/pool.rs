@@ -25,9 +25,44 @@ pub const DEFAULT_POOL_SIZE: usize = 8;
 /// the pools answering an outage right at their deadline, so the margin matters.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(4_500);
 
+/// The longest a store operation may take in all, checkout and round trips together,
+/// before the request is answered 503 (`crate::deadline::within_deadline`).
+///
+/// It is what answers a network partition: a query sent on a connection that stays
+/// open while nothing comes back is waited on by no other timeout. Half a second under
+/// the contract's 5 s, like [`ACQUIRE_TIMEOUT`]. It is the backstop for silence only:
+/// while the server answers, [`STATEMENT_TIMEOUT`] ends a slow statement first.
+pub const OPERATION_DEADLINE: Duration = Duration::from_millis(4_500);
+
+/// TCP keepalive on the database connections, where the driver lets us set it
+/// (tokio-postgres; sqlx exposes no socket options). After this long without traffic
+/// the kernel probes the server, every [`TCP_KEEPALIVE_INTERVAL`], and gives up
+/// after [`TCP_KEEPALIVE_RETRIES`] unanswered probes: an idle pooled connection across
+/// a partition is found dead in about 25 s, and closed, instead of after the kernel's
+/// two hours, so the pool does not lend it out again and again after the network heals.
+pub const TCP_KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+
+/// Time between two keepalive probes (see [`TCP_KEEPALIVE_IDLE`]).
+pub const TCP_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Unanswered keepalive probes before the kernel closes the connection.
+pub const TCP_KEEPALIVE_RETRIES: u32 = 3;
+
+/// How long sent data may stay unacknowledged before the kernel closes the connection
+/// (Linux's `TCP_USER_TIMEOUT`): a query written into a partition is found dead in
+/// 10 s rather than after some fifteen minutes of retransmissions. A live server
+/// acknowledges within milliseconds, however long the query itself runs.
+pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The longest one statement may run on the server. A runaway query is cancelled by
 /// PostgreSQL itself, and the connection is freed for the next request.
-pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+///
+/// Under [`OPERATION_DEADLINE`] on purpose. A statement the server cancels has
+/// certainly not happened, so its 503 means "not written, retry". A statement the
+/// deadline cuts off on our side is still running there: an insert blocked on a lock
+/// would commit once the lock is gone, after its client was told 503. So when the
+/// server can answer, it answers first; the deadline only speaks when it cannot.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// A pooled connection idle for this long is pinged before a request gets it (the two
 /// tiers on sqlx's pool; deadpool, in tier-raw, learns by itself that a connection

@@ -1,7 +1,8 @@
 //! The handlers: one `async fn` per endpoint, generic over the store.
 //!
 //! Each handler is the whole story of its endpoint: extract (the extractors reject bad
-//! input before the handler runs), validate, ask the store, shape the answer. None of
+//! input before the handler runs), validate, ask the store (every call within
+//! [`within_deadline`]: a partition is a 503 in 4.5 s), shape the answer. None of
 //! them can panic or leak a database error: `?` turns a `StoreError` into an
 //! `ApiError`, whose `IntoResponse` decides the status.
 //!
@@ -16,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use futures::{StreamExt, stream};
 use serde::Serialize;
 
+use crate::deadline::within_deadline;
 use crate::error::{ApiError, Problem, StoreError, error_chain};
 use crate::extract::{JsonBody, ListParams, PathId};
 use crate::model::{
@@ -53,7 +55,7 @@ pub async fn create_user<S: UserStore>(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let new_user = validate::user_create(&body)?;
-    let user = store.create(&new_user).await?;
+    let user = within_deadline(store.create(&new_user)).await?;
     // Digits and slashes always make a valid header value; `if let` spares an unwrap.
     let location = HeaderValue::from_str(&format!("/users/{}", user.id));
     let mut response = (StatusCode::CREATED, Json(user)).into_response();
@@ -86,7 +88,7 @@ pub async fn list_users<S: UserStore>(
     State(store): State<S>,
     ListParams(page): ListParams,
 ) -> Result<Response, ApiError> {
-    let users = store.list(page).await?;
+    let users = within_deadline(store.list(page)).await?;
     Ok(page_response(users, "/users", page, |user| user.id))
 }
 
@@ -105,7 +107,9 @@ pub async fn get_user<S: UserStore>(
     State(store): State<S>,
     PathId(id): PathId,
 ) -> Result<Json<UserRead>, ApiError> {
-    let user = store.get(id).await?.ok_or_else(|| not_found(id))?;
+    let user = within_deadline(store.get(id))
+        .await?
+        .ok_or_else(|| not_found(id))?;
     Ok(Json(user))
 }
 
@@ -130,8 +134,7 @@ pub async fn update_user<S: UserStore>(
     JsonBody(body): JsonBody,
 ) -> Result<Json<UserRead>, ApiError> {
     let changes = validate::user_update(&body)?;
-    let user = store
-        .update(id, &changes)
+    let user = within_deadline(store.update(id, &changes))
         .await?
         .ok_or_else(|| not_found(id))?;
     Ok(Json(user))
@@ -152,7 +155,7 @@ pub async fn delete_user<S: UserStore>(
     State(store): State<S>,
     PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
-    if store.delete(id).await? {
+    if within_deadline(store.delete(id)).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(id))
@@ -186,7 +189,7 @@ pub async fn create_users_batch<S: UserStore>(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let batch = validate::user_batch(&body)?;
-    let users = store.create_batch(&batch).await?;
+    let users = within_deadline(store.create_batch(&batch)).await?;
     Ok((StatusCode::CREATED, Json(UserBatchCreated { users })).into_response())
 }
 // ANCHOR_END: batch_route
@@ -211,7 +214,10 @@ pub async fn export_users<S: UserStore>(State(store): State<S>) -> Result<Respon
     let mut rows = store.export();
     // Wait for the first row (or the end) before answering: until then a failure can
     // still be a proper 503. Once the status line is out, it can only cut the body off.
-    let first = rows.next().await.transpose()?;
+    // The deadline covers the first row only (checkout, BEGIN, the query's first
+    // answer): after it, a slow reader may take as long as it likes, and each batch
+    // the store reads stays under `statement_timeout` on the server.
+    let first = within_deadline(async { rows.next().await.transpose() }).await?;
     let rows = stream::iter(first.map(Ok)).chain(rows);
     let body = rows.ready_chunks(EXPORT_CHUNK_ROWS).flat_map(ndjson_chunk);
     let mut response = Response::new(Body::from_stream(body));
@@ -265,8 +271,7 @@ fn ndjson_chunk(
 pub async fn health<S: UserStore>(State(store): State<S>) -> Result<Json<Health>, ApiError> {
     // A store that fails with anything, even an "internal" error, means "not healthy":
     // answer 503 so that load balancers and orchestrators take the instance out.
-    store
-        .ping()
+    within_deadline(store.ping())
         .await
         .map_err(|err| match ApiError::from(err) {
             ApiError::Internal(source) => ApiError::Unavailable(source),
@@ -338,8 +343,7 @@ pub async fn create_post<S: UserStore>(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let new_post = validate::post_create(&body)?;
-    let post = store
-        .create_post(user_id, &new_post)
+    let post = within_deadline(store.create_post(user_id, &new_post))
         .await?
         .ok_or_else(|| not_found(user_id))?;
     let location = HeaderValue::from_str(&format!("/posts/{}", post.id));
@@ -372,8 +376,7 @@ pub async fn list_user_posts<S: UserStore>(
     PathId(user_id): PathId,
     ListParams(page): ListParams,
 ) -> Result<Response, ApiError> {
-    let posts = store
-        .list_user_posts(user_id, page)
+    let posts = within_deadline(store.list_user_posts(user_id, page))
         .await?
         .ok_or_else(|| not_found(user_id))?;
     let path = format!("/users/{user_id}/posts");
@@ -399,7 +402,7 @@ pub async fn list_posts<S: UserStore>(
     State(store): State<S>,
     ListParams(page): ListParams,
 ) -> Result<Response, ApiError> {
-    let posts = store.list_posts(page).await?;
+    let posts = within_deadline(store.list_posts(page)).await?;
     Ok(page_response(posts, "/posts", page, |post| post.post.id))
 }
 
@@ -418,8 +421,7 @@ pub async fn get_post<S: UserStore>(
     State(store): State<S>,
     PathId(id): PathId,
 ) -> Result<Json<PostWithAuthor>, ApiError> {
-    let post = store
-        .get_post(id)
+    let post = within_deadline(store.get_post(id))
         .await?
         .ok_or_else(|| post_not_found(id))?;
     Ok(Json(post))
@@ -440,7 +442,7 @@ pub async fn delete_post<S: UserStore>(
     State(store): State<S>,
     PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
-    if store.delete_post(id).await? {
+    if within_deadline(store.delete_post(id)).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(post_not_found(id))

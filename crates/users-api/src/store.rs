@@ -75,7 +75,7 @@ pub trait UserStore: Clone + Send + Sync + 'static {
     /// reader takes (a slow client does not grow memory). Nothing happens until the
     /// stream is first polled. Dropping it (the client hung up) must stop the query
     /// within a second and leave no session `active` or `idle in transaction`. Each
-    /// statement it runs stays short, so the 5 s statement timeout never cuts a slow
+    /// statement it runs stays short, so the 4 s statement timeout never cuts a slow
     /// reader off.
     fn export(&self) -> UserStream;
 

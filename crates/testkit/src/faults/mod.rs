@@ -16,7 +16,7 @@
 //! | `overload` | a slow database and ten times more requests than connections |
 //! | `writes` | concurrent writes all land; acknowledged writes survive a cut; a batch racing single creates is all or nothing |
 //! | `cancellation` | a client hangs up mid-batch (during `BEGIN`, `INSERT`, `COMMIT`): nothing written, no session left in a transaction, every pooled connection commits; a cancelled `BEGIN` on a pool of one (sqlx#4393) |
-//! | `streaming` | the export: a hang-up stops its query within 1 s; a database failure after the first byte leaves the chunked body unterminated; a slow reader past the 5 s statement timeout gets every line |
+//! | `streaming` | the export: a hang-up stops its query within 1 s; a database failure after the first byte leaves the chunked body unterminated; a slow reader past the 4 s statement timeout gets every line |
 //! | `timeouts` | the statement timeout; a stalled request body is 408 |
 //! | `shutdown` | SIGTERM with a request in flight, on the real binary; exit within 12 s with the database silent |
 //! | `connections` | slow and idle clients closed by the header-read timeout; the cap on open connections; out of file descriptors (`EMFILE`) survived |
@@ -83,6 +83,7 @@ where
         app_behind_proxy: [
             outage::outage_answers_503_then_recovers,
             outage::partition_answers_503_then_recovers,
+            outage::partition_under_traffic_answers_in_time,
             healing::cut_connections_heal,
             overload::overload_sheds_or_serves_in_time,
             writes::acknowledged_writes_survive_a_cut,

@@ -189,7 +189,7 @@ pub(super) async fn export_cut_off_when_the_database_fails(app: &TestApp, proxy:
 }
 
 /// A client reads an export of 72,000 users (about 30 MB) at 4 MB/s: it takes longer
-/// than the 5 s statement timeout, and the tier's export is reading from the database
+/// than the 4 s statement timeout, and the tier's export is reading from the database
 /// for longer than that too (watched in `pg_stat_activity`), yet the response ends with
 /// the terminating chunk and holds every user once, in ascending order.
 pub(super) async fn slow_reader_gets_the_whole_export(app: &TestApp) {

@@ -17,7 +17,7 @@ const STORE_503_DETAIL: &str = "the database is unavailable; retry later";
 
 /// Every statement a tier runs is bounded by a statement timeout. Proved from outside:
 /// another session locks the `users` table, so the tier's next read and write block on
-/// the lock inside PostgreSQL. Within about 5 s PostgreSQL cancels them (SQLSTATE
+/// the lock inside PostgreSQL. Within about 4 s PostgreSQL cancels them (SQLSTATE
 /// 57014), the tier answers 503 from its store (not the HTTP layer's 12 s backstop,
 /// whose `detail` differs), and once the lock is gone the same connections serve again.
 pub(super) async fn statement_timeout_cancels_a_blocked_query(app: &TestApp) {
