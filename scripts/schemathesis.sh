@@ -40,7 +40,10 @@ if [ "$#" -gt 0 ]; then tiers=("$@"); else tiers=(tier-raw tier-sqlx tier-orm); 
 venv=target/schemathesis-venv
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
     echo "installing schemathesis $SCHEMATHESIS_VERSION into $venv"
-    python3 -m venv "$venv"
+    if ! python3 -m venv "$venv"; then
+        echo "scripts/schemathesis.sh needs python3 with venv (Debian: apt-get install python3-venv)" >&2
+        exit 1
+    fi
     "$venv/bin/pip" install --quiet --disable-pip-version-check \
         "schemathesis==$SCHEMATHESIS_VERSION"
 fi
