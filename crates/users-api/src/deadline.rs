@@ -11,8 +11,9 @@
 //! of a round trip: an answer may still arrive, or never. Handed to the next request,
 //! that request would queue behind the lost one and time out too. A tier that can see
 //! its connection wraps it in a [`Lease`], released when the operation finishes and
-//! abandoned (the tier's own function: close it, cancel the query) when it is dropped
-//! half way, which is what a deadline does to it (or a client that hangs up).
+//! abandoned (the tier's own function: check it, or close it and cancel the query)
+//! when it is dropped half way, which is what a deadline does to it (or a client that
+//! hangs up).
 //!
 //! tier-raw leases its connections (deadpool hands them out, `Object::take` removes one
 //! from the pool, tokio-postgres can send a cancel request). The sqlx tiers need no
@@ -46,9 +47,10 @@ pub async fn within_deadline<T>(operation: impl Future<Output = StoreResult<T>>)
 /// operation finished with it.
 ///
 /// Dropping a `Lease` calls its `abandon` function on the connection: the lease was
-/// dropped before [`Lease::release`], so the operation's future was cut off half way
-/// through a round trip. `release` hands the connection back for normal return to the
-/// pool. A plain `fn` rather than a closure: abandoning needs nothing but the
+/// dropped before [`Lease::release`], so the operation's future was cut off (its
+/// deadline, its client gone) or left early on an error, and a round trip on the
+/// connection may be half done. `release` hands the connection back for normal return
+/// to the pool. A plain `fn` rather than a closure: abandoning needs nothing but the
 /// connection, and a `fn` keeps the lease `Send` without boxing.
 pub struct Lease<T> {
     connection: Option<T>,
