@@ -23,12 +23,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use deadpool_postgres::Object;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use secrecy::ExposeSecret;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use users_api::config::{Config, DatabaseConfig, TierInfo, quote_identifier};
-use users_api::pool::{ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, STATEMENT_TIMEOUT};
+use users_api::pool::{ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, MAX_LIFETIME, STATEMENT_TIMEOUT};
 use users_api::schema::MIGRATIONS;
 
 pub use pipelined::{PipelinedStore, connect_pipelined};
@@ -66,6 +66,17 @@ pub async fn connect(config: &Config) -> anyhow::Result<RawStore> {
         .wait_timeout(Some(ACQUIRE_TIMEOUT))
         .create_timeout(Some(ACQUIRE_TIMEOUT))
         .recycle_timeout(Some(ACQUIRE_TIMEOUT))
+        // deadpool has no maximum lifetime: this hook, run before a connection is lent
+        // out again, refuses one older than `MAX_LIFETIME`, which closes it, and the
+        // pool opens a new one. So a failover behind one address is followed within
+        // minutes (see `MAX_LIFETIME`).
+        .pre_recycle(Hook::sync_fn(|_, metrics| {
+            if metrics.age() > MAX_LIFETIME {
+                Err(HookError::message("older than MAX_LIFETIME"))
+            } else {
+                Ok(())
+            }
+        }))
         .build()
         .context("building the connection pool")?;
 

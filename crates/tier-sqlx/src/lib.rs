@@ -27,7 +27,9 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection as _, Postgres};
 use users_api::config::{Config, DatabaseConfig, TierInfo};
-use users_api::pool::{ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, PING_IF_IDLE_FOR, STATEMENT_TIMEOUT};
+use users_api::pool::{
+    ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, MAX_LIFETIME, PING_IF_IDLE_FOR, STATEMENT_TIMEOUT,
+};
 
 pub use store::SqlxStore;
 
@@ -52,6 +54,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<SqlxStore> {
         // a free connection, opening a new one (sqlx keeps retrying a refused connection
         // until the deadline), and the liveness check below.
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // Replace connections by age, so a failover behind one address is followed
+        // within minutes (see `MAX_LIFETIME`; sqlx's default is 30 minutes).
+        .max_lifetime(MAX_LIFETIME)
         // Connection checks. sqlx already pings every connection as it goes back to the
         // pool (a Sync on release, which it does not let us turn off), so a connection
         // that was idle for a moment was alive a moment ago. Its default

@@ -73,3 +73,15 @@ pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(4);
 /// the pool within milliseconds and are never pinged. The window is short on purpose:
 /// a connection that dies within it fails one request with a 503, and is then closed.
 pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// The oldest a pooled connection may get: one older is closed instead of lent out, and
+/// the pool opens a new one.
+///
+/// After a failover behind one address (a DNS name or a virtual IP moved to the
+/// promoted standby), a long-lived connection still talks to the old server: read only
+/// (25006, every write a 503) or about to be shut down. Replacing connections by age makes
+/// the pool follow the address within this time, at the cost of one connect per
+/// connection every few minutes. sqlx's pool (tiers II and III) has `max_lifetime` (its
+/// default is 30 minutes); deadpool (tier-raw) has no such setting, and gets it from a
+/// `pre_recycle` hook (see tier-raw's `connect`).
+pub const MAX_LIFETIME: Duration = Duration::from_secs(5 * 60);
