@@ -22,13 +22,17 @@ pub mod entity;
 pub mod store;
 
 use anyhow::Context as _;
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DbBackend, DbErr, RuntimeErr, Statement,
-    TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr, SqlxPostgresConnector,
+    Statement, TransactionTrait,
 };
 use secrecy::ExposeSecret;
 use users_api::config::{Config, DatabaseConfig, TierInfo, quote_identifier};
-use users_api::pool::{ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, PING_IF_IDLE_FOR, STATEMENT_TIMEOUT};
+use users_api::pool::{
+    ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, MAX_LIFETIME, PING_IF_IDLE_FOR, STATEMENT_TIMEOUT,
+};
 use users_api::schema::MIGRATIONS;
 
 pub use store::OrmStore;
@@ -43,15 +47,50 @@ pub const TIER: TierInfo = TierInfo {
 
 // ANCHOR: connect
 /// Creates the database if missing, builds the pool, applies every migration.
+///
+/// SeaORM's own way is `Database::connect(ConnectOptions)`, but that function is
+/// `#[instrument(level = "trace")]` over the `ConnectOptions`, whose `Debug` prints the
+/// URL with the password: at `RUST_LOG=trace` the password would be in the log. So we
+/// build sqlx's pool ourselves, as tier-sqlx does, and hand it to SeaORM
+/// (`from_sqlx_postgres_pool`): the same pool SeaORM would build, and no value holding
+/// the URL ever enters a span.
 pub async fn connect(config: &Config) -> anyhow::Result<OrmStore> {
     let options = driver_config(config)?;
     ensure_database(&config.database).await?;
 
-    // Builds sqlx's pool from the options and opens one connection now, so a wrong
-    // address or password fails at start-up.
-    let db = Database::connect(options)
+    let pool = PgPoolOptions::new()
+        .max_connections(u32::try_from(config.pool_size).context("DB_POOL_SIZE is too large")?)
+        // sqlx's default is 30 s: through an outage every request would hang for half a
+        // minute before failing. This one deadline covers all of `acquire`: waiting for
+        // a free connection, opening a new one, and the liveness check below; sqlx has
+        // no separate connect timeout.
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // Behind one address, a failover leaves the pool talking to the old server
+        // (read-only now, or about to go): a connection is replaced after this age, so
+        // the pool follows the address to the new primary within minutes.
+        .max_lifetime(MAX_LIFETIME)
+        // Connection checks. sqlx pings every connection as it goes back to the pool,
+        // so one idle for a moment was alive a moment ago; the default
+        // `test_before_acquire(true)` pings it again on the way out, 3 round trips per
+        // `get` instead of 1. This pings on acquire only a connection idle for at least
+        // `PING_IF_IDLE_FOR`, what SeaORM's `test_before_acquire_if_idle_for` does.
+        // Measured with `cargo run -p bench --release -- --workloads get`: 3 -> 2 round
+        // trips per request; the README's tuning table gives the requests/s.
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    // An error closes this connection; `acquire` takes or opens another.
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+        // Opens one connection now, so a wrong address or password fails at start-up.
+        .connect_with(options)
         .await
         .context("connecting to the database")?;
+    let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
 
     // ANCHOR: schema
     // The analog of SQLAlchemy's `create_all`: run every file of `migrations/`, in
@@ -75,35 +114,33 @@ pub async fn connect(config: &Config) -> anyhow::Result<OrmStore> {
     Ok(OrmStore::new(db))
 }
 
-/// SeaORM's configuration: the URL, the pool, a statement timeout and an application
-/// name (shown in `pg_stat_activity`), and statement logging. Its `Debug` output shows
-/// the password: never log it.
-fn driver_config(config: &Config) -> anyhow::Result<ConnectOptions> {
-    let mut options = ConnectOptions::new(config.database.url().expose_secret());
-    options
-        .max_connections(u32::try_from(config.pool_size).context("DB_POOL_SIZE is too large")?)
-        // sqlx's default is 30 s: through an outage every request would hang for half a
-        // minute before failing. SeaORM hands both of these to sqlx's `acquire_timeout`,
-        // one deadline for waiting for a free connection, opening a new one, and the
-        // liveness check below; sqlx has no separate connect timeout.
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_timeout(ACQUIRE_TIMEOUT)
-        // Connection checks. Underneath, sqlx pings every connection as it goes back to
-        // the pool, so one idle for a moment was alive a moment ago; the default
-        // `test_before_acquire(true)` pings it again on the way out, 3 round trips per
-        // `get` instead of 1. This pings on acquire only a connection idle for at least
-        // `PING_IF_IDLE_FOR`: the same rule tier-sqlx writes as a `before_acquire` hook.
-        // Measured with `cargo run -p bench --release -- --workloads get`: 3 -> 2 round
-        // trips per request; the README's tuning table gives the requests/s.
-        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
-        // Sent as the connection parameter `-c statement_timeout=5000`: no extra
+/// The driver's configuration: the URL, plus a statement timeout and an application
+/// name (shown in `pg_stat_activity`) sent as connection parameters, and statement
+/// logging. Its `Debug` output shows the password: never log it.
+fn driver_config(config: &Config) -> anyhow::Result<PgConnectOptions> {
+    let options = parse_url(&config.database)?
+        // Sent as the connection parameter `-c statement_timeout=4000`: no extra
         // statement per connection, unlike a `SET` in an `after_connect` hook.
-        .statement_timeout(STATEMENT_TIMEOUT)
-        .set_application_name(TIER.name)
-        // SeaORM's default is to log every statement at INFO; we log them only with
-        // `LOG_SQL=true` (target `sqlx::query`, the same as tier-sqlx's).
-        .sqlx_logging(config.log_sql);
-    Ok(options)
+        .options([("statement_timeout", STATEMENT_TIMEOUT.as_millis())])
+        .application_name(TIER.name);
+    // sqlx logs every statement (SQL text, never the values) at DEBUG by default, under
+    // the target `sqlx::query`, the same as tier-sqlx's; SeaORM's own default would be
+    // INFO. `LOG_SQL=true` logs them at INFO; otherwise statement logging is off.
+    Ok(if config.log_sql {
+        options.log_statements(log::LevelFilter::Info)
+    } else {
+        options.disable_statement_logging()
+    })
+}
+
+/// `database`'s URL as sqlx's options.
+fn parse_url(database: &DatabaseConfig) -> anyhow::Result<PgConnectOptions> {
+    database
+        .url()
+        .expose_secret()
+        .parse()
+        // The driver's parse error could quote the URL; say only which variable.
+        .map_err(|_| anyhow::anyhow!("DATABASE_URL is not a valid connection string"))
 }
 // ANCHOR_END: connect
 
@@ -112,15 +149,17 @@ fn driver_config(config: &Config) -> anyhow::Result<ConnectOptions> {
 /// SeaORM has no helper for this: we connect to the `postgres` maintenance database
 /// with the same credentials and ask the catalog ourselves.
 async fn ensure_database(database: &DatabaseConfig) -> anyhow::Result<()> {
-    let admin_url = database.with_database("postgres");
-    let mut options = ConnectOptions::new(admin_url.url().expose_secret());
-    options
-        .max_connections(1)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .sqlx_logging(false);
-    let admin = Database::connect(options)
-        .await
-        .context("connecting to the `postgres` database")?;
+    let options = parse_url(&database.with_database("postgres"))?.disable_statement_logging();
+    // A pool of one, built the way `connect` builds the real one (see there why not
+    // SeaORM's `Database::connect`).
+    let admin: DatabaseConnection = SqlxPostgresConnector::from_sqlx_postgres_pool(
+        PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .context("connecting to the `postgres` database")?,
+    );
     // The name is a bound parameter here; only `CREATE DATABASE` below needs it spliced.
     let exists = admin
         .query_one_raw(Statement::from_sql_and_values(

@@ -443,6 +443,12 @@ fn db_error(err: DbErr) -> StoreError {
     {
         return StoreError::EmailTaken;
     }
+    // The log gets the code and names, not the database's message, which may quote
+    // the row (see `DbErrorSummary`). A transient state is a 503, the rest a 500.
+    if let Some(sea_orm::sqlx::Error::Database(db)) = source {
+        let code = db.code().unwrap_or_default();
+        return sqlstate::DbErrorSummary::of(&code, db.constraint(), db.table()).into_store_error();
+    }
     match (&err, source) {
         // No pooled connection within `ACQUIRE_TIMEOUT`, or the pool is shutting down.
         (DbErr::ConnectionAcquire(_), _) => StoreError::unavailable(err),

@@ -470,12 +470,13 @@ pub(crate) fn db_error(err: tokio_postgres::Error) -> StoreError {
     };
     let code = db.code().code();
     if sqlstate::is_email_taken(code, db.constraint()) {
-        StoreError::EmailTaken
-    } else if sqlstate::is_transient(code) {
-        StoreError::unavailable(err)
-    } else {
-        StoreError::internal(err)
+        return StoreError::EmailTaken;
     }
+    // The log gets the code and names, not the driver's text: its `DETAIL` line may
+    // quote the row (see `DbErrorSummary`). A transient state is a 503, the rest a 500.
+    sqlstate::DbErrorSummary::of(code, db.constraint(), db.table())
+        .with_column(db.column())
+        .into_store_error()
 }
 
 /// Whether a failed insert of a post means "no such author": the foreign key

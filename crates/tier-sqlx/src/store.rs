@@ -460,11 +460,14 @@ fn db_error(err: sqlx::Error) -> StoreError {
         {
             StoreError::EmailTaken
         }
-        sqlx::Error::Database(db)
-            if db.code().is_some_and(|code| sqlstate::is_transient(&code)) =>
-        {
-            StoreError::unavailable(err)
-        }
+        // The log gets the code and names, not the database's message, which may quote
+        // the row (see `DbErrorSummary`). A transient state is a 503, the rest a 500.
+        sqlx::Error::Database(db) => sqlstate::DbErrorSummary::of(
+            &db.code().unwrap_or_default(),
+            db.constraint(),
+            db.table(),
+        )
+        .into_store_error(),
         // No pooled connection within `ACQUIRE_TIMEOUT`, or the pool is shutting down.
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => StoreError::unavailable(err),
         // The connection itself broke: closed, reset, or cut off mid-message.

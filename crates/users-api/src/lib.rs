@@ -23,6 +23,7 @@
 //! * [`schema`]: the SQL of `migrations/`, embedded for the tiers that apply it by hand.
 //! * [`unread_body`]: a request body nobody read is drained before the answer leaves.
 //! * [`sqlstate`]: what PostgreSQL's error codes and constraint names mean for the API.
+//! * [`privacy`]: the log filter's caps that keep parameters and row values out of the log.
 
 pub mod app;
 pub mod config;
@@ -31,6 +32,7 @@ pub mod error;
 pub mod extract;
 pub mod model;
 pub mod pool;
+pub mod privacy;
 pub mod routes;
 pub mod schema;
 pub mod server;

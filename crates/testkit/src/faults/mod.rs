@@ -22,7 +22,8 @@
 //! | `connections` | slow and idle clients closed by the header-read timeout; the cap on open connections; out of file descriptors (`EMFILE`) survived |
 //! | `heads` | a target over 8 KiB is a 414, headers over 32 KiB a 431, in problem+json |
 //! | `load_shedding` | ten times `MAX_IN_FLIGHT` slow requests: the excess is shed with 503 at once |
-//! | `security` | the password in no log or response; bound parameters; a quoted name |
+//! | `security` | the password, personal data and parameter values in no log line at `RUST_LOG=trace`, nor the password in a response; bound parameters; a quoted name |
+//! | `database_states` | a read-only database (25006): reads 200, writes 503; out of connections (53300): 503 in time, then recovery |
 //! | `statements` | no N+1: the statements a request on posts sends, and a batch's (at most 4), counted on the wire |
 //! | `hostile` | generated hostile requests, and malformed HTTP |
 //! | `helpers` | timed requests, traffic, the checks of a 503, waiting for recovery, the tier's sessions in `pg_stat_activity` |
@@ -38,6 +39,7 @@
 
 mod cancellation;
 mod connections;
+mod database_states;
 mod heads;
 mod healing;
 mod helpers;
@@ -78,6 +80,7 @@ where
             hostile::malformed_http_never_fails_the_contract,
             streaming::export_disconnect_stops_the_query,
             streaming::slow_reader_gets_the_whole_export,
+            database_states::read_only_database_refuses_writes_with_503,
             heads::long_targets_and_headers_answer_414_and_431,
         ],
         app_behind_proxy: [
@@ -99,6 +102,7 @@ where
             load_shedding::excess_requests_are_shed_at_once,
             security::password_never_logged_while_serving,
             security::password_never_logged_when_start_up_fails,
+            security::personal_data_never_logged_at_trace,
         ],
         connect: [
             security::values_travel_as_bound_parameters,
@@ -107,6 +111,7 @@ where
             statements::batches_cost_at_most_four_statements,
             cancellation::batch_disconnect_writes_nothing,
             cancellation::cancelled_begin_does_not_poison_the_pool,
+            database_states::out_of_connections_answers_503_then_recovers,
         ],
     ]
 }

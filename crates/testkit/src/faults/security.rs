@@ -216,7 +216,7 @@ pub(super) async fn password_never_logged_when_start_up_fails(binary: TierBinary
             &[
                 ("DATABASE_URL", url.as_str()),
                 ("LOG_SQL", "true"),
-                ("RUST_LOG", "debug"),
+                ("RUST_LOG", "trace"),
             ],
         );
         let status = server.wait_exit(Duration::from_secs(20)).await;
@@ -237,6 +237,113 @@ pub(super) async fn password_never_logged_when_start_up_fails(binary: TierBinary
         );
     });
     futures::future::join_all(runs).await;
+}
+
+/// The binary at `RUST_LOG=trace` with `LOG_SQL=true` and a password in `DATABASE_URL`,
+/// through creates, an update, posts, a batch, a 409, a post for a missing author (the
+/// foreign key's 23503, a 404) and a 500 whose `DETAIL` quotes the row (a check
+/// constraint the test adds): no personal data, no parameter value and no password is
+/// in any line of its output (see `users_api::privacy`).
+pub(super) async fn personal_data_never_logged_at_trace(binary: TierBinary) {
+    let db = TestDb::create().await;
+    let Some((secret, url)) = usable_secret(&db.config().database).await else {
+        eprintln!("note: the test server checks passwords; see the other password tests");
+        return;
+    };
+    let mut server = TierProcess::spawn(
+        binary,
+        &[
+            ("DATABASE_URL", &url),
+            ("LOG_SQL", "true"),
+            ("RUST_LOG", "trace"),
+        ],
+    );
+    let app = ServerClient {
+        client: &reqwest::Client::new(),
+        base_url: &server.wait_listening(Duration::from_secs(20)).await,
+    };
+    // Every value is distinctive, so finding it in the output cannot be a coincidence.
+    let private = [
+        "Zelda Qx7Private",
+        "zelda.qx7@private.example",
+        "Yorick Qx7Private",
+        "yorick.qx7@private.example",
+        "Xavier Qx7Batch",
+        "xavier.qx7@batch.example",
+        "Wanda Qx7Renamed",
+        "Qx7 Title of a post",
+        "Qx7 body of a post",
+        "Qx7 orphan title",
+        "Vera Qx7Refused",
+        "vera.qx7@refused.example",
+    ];
+    let user = |i: usize| json!({"name": private[i], "email": private[i + 1]});
+    let post = json!({"title": private[7], "body": private[8]});
+    let created = app.send(Method::POST, "/users", Some(user(0))).await;
+    created.assert_status(201);
+    let id = created.json()["id"].as_i64().expect("id");
+    // A check constraint that refuses one name: its 23514's DETAIL quotes the whole row.
+    db.connect()
+        .await
+        .batch_execute(&format!(
+            "ALTER TABLE users ADD CONSTRAINT qx7_refused CHECK (name <> '{}')",
+            private[10]
+        ))
+        .await
+        .expect("add the check constraint");
+    for (method, path, body, status) in [
+        (Method::POST, "/users".to_owned(), Some(user(2)), 201),
+        (
+            Method::POST,
+            "/users/batch".to_owned(),
+            Some(json!({"users": [user(4)]})),
+            201,
+        ),
+        (Method::POST, "/users".to_owned(), Some(user(0)), 409),
+        (
+            Method::PATCH,
+            format!("/users/{id}"),
+            Some(json!({"name": private[6]})),
+            200,
+        ),
+        (Method::POST, format!("/users/{id}/posts"), Some(post), 201),
+        (Method::GET, "/posts".to_owned(), None, 200),
+        (
+            Method::POST,
+            "/users/987654321/posts".to_owned(),
+            Some(json!({"title": private[9], "body": ""})),
+            404,
+        ),
+        (Method::POST, "/users".to_owned(), Some(user(10)), 500),
+    ] {
+        app.send(method, &path, body).await.assert_status(status);
+    }
+    server.sigterm();
+    let status = server.wait_exit(Duration::from_secs(15)).await;
+    let output = server.output();
+    assert!(status.success(), "exit {status}:\n{output}");
+    assert_hidden(&secret, "the server's output at RUST_LOG=trace", &output);
+    for value in private {
+        assert!(
+            !output.contains(value),
+            "{value:?} is in the log:\n{output}"
+        );
+    }
+    // The test saw what it claims: debug lines (where the libraries print parameters;
+    // some log nothing at trace), the SQL, and the 500 logged by its code.
+    assert!(output.contains(" DEBUG "), "no debug line:\n{output}");
+    assert!(
+        output.to_lowercase().contains("insert into"),
+        "no SQL:\n{output}"
+    );
+    assert!(
+        output.contains("23514"),
+        "the 500 was not logged by its code:\n{output}"
+    );
+    println!(
+        "FIGURE trace logs: {} lines of output, no personal data, no password",
+        output.lines().count()
+    );
 }
 
 /// Talks to a tier running as a process.

@@ -172,7 +172,10 @@ pub async fn shutdown_signal() {
 /// only on a terminal, so log files stay free of escape codes. Calling it twice is
 /// harmless (the second call changes nothing).
 pub fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Whatever RUST_LOG says, the targets that print parameter values stay capped.
+    let filter = crate::privacy::keep_private(
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    );
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stdout().is_terminal())
