@@ -51,10 +51,12 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The longest a request may take before it is answered 503.
 ///
-/// It is a backstop, longer than the 5 s a request may wait for a pooled connection plus
-/// the 5 s statement timeout, for the case neither can see: a database that stopped
-/// answering on an open connection (a network partition). Without it such a request
-/// would hang until the kernel gives up on the TCP connection, many minutes later.
+/// It is a backstop. A request waiting on the database is answered first by the
+/// deadline on its store call (`crate::deadline`: 4.5 s for checkout and round trips
+/// together, a network partition included). This one covers whatever else could hold a
+/// request, such as a store call someone forgot to put under that deadline: without it,
+/// a request on a silent connection would hang until the kernel gave up on the TCP
+/// connection, many minutes later. Well above the deadline, so the two never race.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(12);
 
 /// The OpenAPI document: every path and schema, gathered from the `#[utoipa::path]`
