@@ -82,6 +82,7 @@ impl TestDb {
             database: admin_database().with_database(name),
             pool_size: TEST_POOL_SIZE,
             log_sql: false,
+            prepared_statements: true,
             pipeline: users_api::PipelineConfig::default(),
             serve: users_api::config::ServeConfig::default(),
         };

@@ -7,6 +7,7 @@
 //! | `BIND_ADDR` | `127.0.0.1:3001` raw, `:3002` sqlx, `:3003` ORM |
 //! | `DB_POOL_SIZE` | the tier's tuned default |
 //! | `LOG_SQL` | `false` |
+//! | `DB_PREPARED_STATEMENTS` | `true` (`false`: every statement unnamed, for a pooler in transaction mode) |
 //! | `DB_PIPELINE` / `DB_PIPELINE_CLIENTS` | `false` / `1` (tier-raw only: reads over shared, pipelined clients) |
 //! | `MAX_IN_FLIGHT` / `MAX_CONNECTIONS` / `HEADER_READ_TIMEOUT_SECS` | `64` / `1024` or fewer (the file limit) / `30` (see [`ServeConfig`]) |
 //!
@@ -86,6 +87,12 @@ pub struct Config {
     pub pool_size: usize,
     /// Log every SQL statement (SQLAlchemy's `echo=True`).
     pub log_sql: bool,
+    /// Keep prepared statements on the server (named, cached per connection). `false`
+    /// (`DB_PREPARED_STATEMENTS=false`) sends every statement unnamed, so nothing
+    /// outlives it on the server: what a pooler in transaction mode needs (PgBouncer
+    /// before 1.21 hands each transaction to any server connection). Each tier's
+    /// `connect` says what its library does with it.
+    pub prepared_statements: bool,
     /// tier-raw's pipelined read path; off everywhere else.
     pub pipeline: PipelineConfig,
     /// The limits on clients: requests in flight, open connections, the head timeout.
@@ -123,6 +130,7 @@ impl Config {
             database,
             pool_size: tier.default_pool_size,
             log_sql: false,
+            prepared_statements: true,
             pipeline: PipelineConfig::default(),
             serve: ServeConfig::default(),
         }
@@ -141,6 +149,13 @@ impl Config {
             Some(raw) => parse_in_range("DB_POOL_SIZE", &raw, 1..=1000)?,
         };
         let log_sql = parse_bool("LOG_SQL", lookup("LOG_SQL"))?;
+        let prepared_statements = match lookup("DB_PREPARED_STATEMENTS") {
+            // The one switch that is on unless said otherwise: unset or empty (as
+            // `LOG_SQL=` is for `LOG_SQL`) means the default.
+            None => true,
+            Some(raw) if raw.trim().is_empty() => true,
+            raw => parse_bool("DB_PREPARED_STATEMENTS", raw)?,
+        };
         let mut pipeline = PipelineConfig {
             enabled: parse_bool("DB_PIPELINE", lookup("DB_PIPELINE"))?,
             ..PipelineConfig::default()
@@ -161,6 +176,7 @@ impl Config {
             database,
             pool_size,
             log_sql,
+            prepared_statements,
             pipeline,
             serve: ServeConfig::from_lookup(&lookup)?,
         })
@@ -305,6 +321,33 @@ mod tests {
         assert!(config(&[("LOG_SQL", "maybe")]).is_err());
         assert!(config(&[("DB_PORT", "99999")]).is_err());
         assert!(config(&[("LOG_SQL", "TRUE")]).unwrap().log_sql);
+    }
+
+    #[test]
+    fn prepared_statements_are_on_unless_switched_off_strictly() {
+        assert!(config(&[]).unwrap().prepared_statements);
+        assert!(
+            config(&[("DB_PREPARED_STATEMENTS", "")])
+                .unwrap()
+                .prepared_statements
+        );
+        for on in ["true", "TRUE", " 1 ", "yes", "on"] {
+            let config = config(&[("DB_PREPARED_STATEMENTS", on)]).unwrap();
+            assert!(config.prepared_statements, "{on:?}");
+        }
+        for off in ["false", "False", "0", "no", "off"] {
+            let config = config(&[("DB_PREPARED_STATEMENTS", off)]).unwrap();
+            assert!(!config.prepared_statements, "{off:?}");
+        }
+        for bad in ["maybe", "unnamed", "2"] {
+            let err = config(&[("DB_PREPARED_STATEMENTS", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("DB_PREPARED_STATEMENTS") && err.contains("expected true or false"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]
