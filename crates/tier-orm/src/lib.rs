@@ -22,7 +22,7 @@ pub mod entity;
 pub mod store;
 
 use anyhow::Context as _;
-use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr, SqlxPostgresConnector,
@@ -34,6 +34,7 @@ use users_api::pool::{
     ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, MAX_LIFETIME, PING_IF_IDLE_FOR, STATEMENT_TIMEOUT,
 };
 use users_api::schema::MIGRATIONS;
+use users_api::sqlstate::{MissingDatabase, PoolerCannotCreateDatabase, missing_database};
 
 pub use store::OrmStore;
 
@@ -149,6 +150,32 @@ fn parse_url(database: &DatabaseConfig) -> anyhow::Result<PgConnectOptions> {
 /// SeaORM has no helper for this: we connect to the `postgres` maintenance database
 /// with the same credentials and ask the catalog ourselves.
 async fn ensure_database(database: &DatabaseConfig) -> anyhow::Result<()> {
+    // First the database itself: only PostgreSQL's own "no such database" (3D000)
+    // means "create it"; a pooler's (PgBouncer's 08P01) means "exit, saying so".
+    let probe = tokio::time::timeout(
+        ACQUIRE_TIMEOUT,
+        PgConnection::connect_with(&parse_url(database)?.disable_statement_logging()),
+    )
+    .await
+    .context("connecting to the database")?;
+    let err = match probe {
+        Ok(connection) => {
+            let _ = connection.close().await;
+            return Ok(());
+        }
+        Err(err) => err,
+    };
+    let missing = err
+        .as_database_error()
+        .zip(err.as_database_error().and_then(|db| db.code()))
+        .and_then(|(db, code)| missing_database(&code, db.message()));
+    match missing {
+        Some(MissingDatabase::OnServer) => {}
+        Some(MissingDatabase::BehindPooler) => {
+            return Err(PoolerCannotCreateDatabase::new(database).into());
+        }
+        None => return Err(err).context("connecting to the database"),
+    }
     let options = parse_url(&database.with_database("postgres"))?.disable_statement_logging();
     // A pool of one, built the way `connect` builds the real one (see there why not
     // SeaORM's `Database::connect`).

@@ -30,6 +30,7 @@ use tokio_postgres::error::SqlState;
 use users_api::config::{Config, DatabaseConfig, TierInfo, quote_identifier};
 use users_api::pool::{ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, MAX_LIFETIME, STATEMENT_TIMEOUT};
 use users_api::schema::MIGRATIONS;
+use users_api::sqlstate::{MissingDatabase, PoolerCannotCreateDatabase, missing_database};
 
 pub use pipelined::{PipelinedStore, connect_pipelined};
 pub use store::RawStore;
@@ -169,10 +170,21 @@ async fn ensure_database(
     database: &DatabaseConfig,
     pg_config: &tokio_postgres::Config,
 ) -> anyhow::Result<()> {
-    match pg_config.connect(NoTls).await {
+    let err = match pg_config.connect(NoTls).await {
         Ok(_) => return Ok(()),
-        Err(err) if err.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {}
-        Err(err) => return Err(err).context("connecting to the database"),
+        Err(err) => err,
+    };
+    // Only PostgreSQL's own "no such database" (3D000) means "create it"; a pooler's
+    // (PgBouncer's 08P01) means "exit, saying so": it cannot create one.
+    let missing = err
+        .as_db_error()
+        .and_then(|db| missing_database(db.code().code(), db.message()));
+    match missing {
+        Some(MissingDatabase::OnServer) => {}
+        Some(MissingDatabase::BehindPooler) => {
+            return Err(PoolerCannotCreateDatabase::new(database).into());
+        }
+        None => return Err(err).context("connecting to the database"),
     }
     // Connect to the `postgres` maintenance database with the same credentials.
     let mut admin_config = pg_config.clone();

@@ -25,11 +25,12 @@ use anyhow::Context as _;
 use secrecy::ExposeSecret;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection as _, Postgres};
+use sqlx::{ConnectOptions, Connection as _, PgConnection, Postgres};
 use users_api::config::{Config, DatabaseConfig, TierInfo};
 use users_api::pool::{
     ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, MAX_LIFETIME, PING_IF_IDLE_FOR, STATEMENT_TIMEOUT,
 };
+use users_api::sqlstate::{MissingDatabase, PoolerCannotCreateDatabase, missing_database};
 
 pub use store::SqlxStore;
 
@@ -128,7 +129,30 @@ fn driver_config(config: &Config) -> anyhow::Result<PgConnectOptions> {
 /// it connects to the `postgres` maintenance database with the same credentials.
 async fn ensure_database(database: &DatabaseConfig) -> anyhow::Result<()> {
     let url = database.url().expose_secret();
+    // First the database itself: only PostgreSQL's own "no such database" (3D000)
+    // means "create it"; a pooler's (PgBouncer's 08P01) means "exit, saying so".
     // These helpers open a plain connection, outside any pool: bound the wait ourselves.
+    let probe = tokio::time::timeout(ACQUIRE_TIMEOUT, PgConnection::connect(url))
+        .await
+        .context("connecting to the database")?;
+    let err = match probe {
+        Ok(connection) => {
+            let _ = connection.close().await;
+            return Ok(());
+        }
+        Err(err) => err,
+    };
+    let missing = err
+        .as_database_error()
+        .zip(err.as_database_error().and_then(|db| db.code()))
+        .and_then(|(db, code)| missing_database(&code, db.message()));
+    match missing {
+        Some(MissingDatabase::OnServer) => {}
+        Some(MissingDatabase::BehindPooler) => {
+            return Err(PoolerCannotCreateDatabase::new(database).into());
+        }
+        None => return Err(err).context("connecting to the database"),
+    }
     let exists = tokio::time::timeout(ACQUIRE_TIMEOUT, Postgres::database_exists(url))
         .await
         .context("connecting to the `postgres` database")?

@@ -55,6 +55,68 @@ pub fn is_transient(code: &str) -> bool {
         .contains(&code)
 }
 
+/// SQLSTATE of PostgreSQL's answer to a connection to a database that does not exist
+/// (`invalid_catalog_name`): the one answer on which a tier creates its database.
+pub const INVALID_CATALOG_NAME: &str = "3D000";
+
+/// Who said, at start-up, that the configured database does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingDatabase {
+    /// PostgreSQL itself (SQLSTATE 3D000): the tier creates the database, as the
+    /// course's set-up script would, through the `postgres` maintenance database.
+    OnServer,
+    /// A connection pooler in front of it. PgBouncer answers a login to a database that
+    /// PostgreSQL refused with its own error, SQLSTATE 08P01 and PostgreSQL's text
+    /// (`database "x" does not exist`), or `no such database: x` when its
+    /// `[databases]` does not list it. A pooler cannot create databases, and the
+    /// `postgres` database behind it is usually not served at all: the tier exits,
+    /// saying so ([`PoolerCannotCreateDatabase`]), rather than retrying.
+    BehindPooler,
+}
+
+/// What a failed connection's SQLSTATE and message say about the database, if they
+/// say it is missing.
+pub fn missing_database(code: &str, message: &str) -> Option<MissingDatabase> {
+    if code == INVALID_CATALOG_NAME {
+        Some(MissingDatabase::OnServer)
+    } else if code == "08P01"
+        && (message.contains("does not exist") || message.starts_with("no such database"))
+    {
+        Some(MissingDatabase::BehindPooler)
+    } else {
+        None
+    }
+}
+
+/// The start-up error of a tier pointed, through a pooler, at a database that does
+/// not exist: the server exits 1 with this message (never a retry loop).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "database \"{name}\" does not exist and must be created first: {host}:{port} is a \
+     connection pooler (it answered SQLSTATE 08P01, not PostgreSQL's 3D000), and a pooler \
+     cannot create databases. Create it on PostgreSQL itself (`createdb {name}`, or \
+     CREATE DATABASE), then start this server again"
+)]
+pub struct PoolerCannotCreateDatabase {
+    /// The database's name.
+    pub name: String,
+    /// The pooler's host.
+    pub host: String,
+    /// The pooler's port.
+    pub port: u16,
+}
+
+impl PoolerCannotCreateDatabase {
+    /// The error for `database`, as configured.
+    pub fn new(database: &crate::config::DatabaseConfig) -> Self {
+        Self {
+            name: database.name().to_owned(),
+            host: database.host().to_owned(),
+            port: database.port(),
+        }
+    }
+}
+
 /// A database error as the log may show it: its SQLSTATE, and the names of the
 /// constraint, table and column it concerns, and nothing that could quote a row.
 ///
@@ -184,6 +246,41 @@ mod tests {
         ] {
             assert!(!is_transient(code), "{code}");
         }
+    }
+
+    #[test]
+    fn only_postgres_says_create_and_a_pooler_says_exit() {
+        let missing = r#"database "shop" does not exist"#;
+        assert_eq!(
+            missing_database("3D000", missing),
+            Some(MissingDatabase::OnServer)
+        );
+        assert_eq!(
+            missing_database("08P01", missing),
+            Some(MissingDatabase::BehindPooler)
+        );
+        assert_eq!(
+            missing_database("08P01", "no such database: shop"),
+            Some(MissingDatabase::BehindPooler)
+        );
+        assert_eq!(
+            missing_database("08P01", "server login has been failing"),
+            None
+        );
+        assert_eq!(
+            missing_database("28P01", "password authentication failed"),
+            None
+        );
+        let message = PoolerCannotCreateDatabase {
+            name: "shop".into(),
+            host: "127.0.0.1".into(),
+            port: 6432,
+        }
+        .to_string();
+        assert!(
+            message.starts_with(r#"database "shop" does not exist and must be created first"#),
+            "{message}"
+        );
     }
 
     #[test]
