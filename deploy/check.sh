@@ -8,7 +8,8 @@
 #      file, HAProxy from haproxy.cfg (its DNS server-template swapped for the N
 #      loopback servers, the one thing Docker provides), then requests through HAProxy:
 #      every answer 2xx, spread over every replica, PostgreSQL's sessions within
-#      PgBouncer's pool. Prints FIGURE lines.
+#      PgBouncer's pool; then one replica more, started while the others run (what
+#      `--scale api=N+1` does), must serve within 20 s. Prints FIGURE lines.
 #
 #   deploy/check.sh [tier-raw|tier-sqlx|tier-orm] [replicas]
 #
@@ -90,15 +91,16 @@ pids+=($!)
 
 cargo build -q -p "$tier"
 bin=target/debug/$tier
-for i in $(seq 1 "$replicas"); do
+start_replica() {
     (
         while IFS= read -r kv; do export "${kv?}"; done <<< "$api_env"
         export DATABASE_URL="postgres://postgres:postgres@127.0.0.1:$pgb_port/$db"
-        export BIND_ADDR="127.0.0.1:$((base_port + i))"
+        export BIND_ADDR="127.0.0.1:$((base_port + $1))"
         exec "$bin"
-    ) > "$work/api$i.log" 2>&1 &
+    ) > "$work/api$1.log" 2>&1 &
     pids+=($!)
-done
+}
+for i in $(seq 1 "$replicas"); do start_replica "$i"; done
 
 servers=""
 for i in $(seq 1 "$replicas"); do
@@ -144,11 +146,26 @@ for batch in $(seq 1 $((requests / 4))); do
 done
 [ -f "$work/bad" ] && bad=$(wc -l < "$work/bad")
 
+# Scaling up while the others run (`--scale api=N+1`): one more replica starts against
+# the same PgBouncer, applies the schema again (idempotent) and serves, within 20 s.
+extra=$((replicas + 1))
+start_replica "$extra"
+scaled_up=no
+for _ in $(seq 1 40); do
+    if curl -fs -o /dev/null "http://127.0.0.1:$((base_port + extra))/users?limit=1"; then
+        scaled_up=yes
+        break
+    fi
+    sleep 0.5
+done
+
 spread=$(curl -s "http://127.0.0.1:$stats_port/;csv" | awk -F, '$1 == "tiers" && $2 ~ /^api/ {printf "%s%s", sep, $8; sep="/"}')
 echo "FIGURE scale_check tier=$tier replicas=$replicas requests=$((requests * 2)) bad=$bad spread=$spread"
+echo "FIGURE scale_check scaled_up_to=$extra serving=$scaled_up"
 echo "FIGURE scale_check max_server_sessions=$max_sessions pgbouncer_pool=$pool_size client_pools=$((replicas * $(sed -n 's/^DB_POOL_SIZE=//p' <<< "$api_env")))"
 
 [ "$bad" -eq 0 ] || { sort "$work/bad" | uniq -c >&2; grep -h ERROR "$work"/api*.log | tail -n 3 >&2; fail "$bad requests failed"; }
 [ "$max_sessions" -le "$pool_size" ] || fail "$max_sessions server sessions, more than PgBouncer's pool of $pool_size"
 awk -F/ '{for (i = 1; i <= NF; i++) if ($i == 0) exit 1}' <<< "$spread" || fail "a replica got no request: $spread"
+[ "$scaled_up" = yes ] || { tail -n 3 "$work/api$extra.log" >&2; fail "replica $extra, started later, did not serve within 20 s"; }
 echo "ok: $replicas x $tier behind HAProxy and PgBouncer"
