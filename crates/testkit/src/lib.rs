@@ -13,6 +13,8 @@
 //! | [`proxy`] | [`proxy::FaultProxy`], a TCP proxy between a tier and PostgreSQL that refuses, cuts, delays or black-holes connections on command |
 //! | [`wire`] | the PostgreSQL wire protocol's framing, for the proxy |
 //! | [`process`] | a tier's binary run as a child process, for the shutdown and password cases |
+//! | [`pgbouncer`] | [`pgbouncer::PgBouncer`], a real PgBouncer (transaction mode) on a free port in front of the test server, from the template `deploy/pgbouncer/pgbouncer.ini` |
+//! | [`behind_pgbouncer`] | the conformance suite through PgBouncer, what breaks with prepared statements on, a missing database behind it |
 //!
 //! Each tier runs both suites from two test targets of its own (`harness = false`),
 //! each a one-line `main`: `tests/conformance.rs` calls [`run_conformance`],
@@ -31,9 +33,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod app;
+pub mod behind_pgbouncer;
 pub mod conformance;
 pub mod db;
 pub mod faults;
+pub mod pgbouncer;
 pub mod process;
 pub mod proxy;
 pub mod response;
@@ -41,6 +45,7 @@ pub mod suite;
 pub mod wire;
 
 pub use app::{TestApp, init_test_logging};
+pub use behind_pgbouncer::run_conformance_through_pgbouncer;
 pub use db::{DEFAULT_DATABASE_URL, TEST_POOL_SIZE, TestDb, admin_database};
 pub use response::{INTERNAL_TEXT, TestResponse};
 pub use suite::{run_conformance, run_faults};

@@ -139,11 +139,24 @@ where
     C: AsyncFnOnce(&Config) -> anyhow::Result<S> + Copy + Send + 'static,
 {
     let arguments = Arguments::from_args();
-    let trials = cases
+    libtest_mimic::run(&arguments, trials(connect, binary, cases)).exit_code()
+}
+
+/// Every case as a trial, which runs it as [`run_case`] does. A runner that adds
+/// trials of its own (`behind_pgbouncer`) starts from these.
+pub(crate) fn trials<S, C>(
+    connect: C,
+    binary: Option<TierBinary>,
+    cases: Vec<Case<C>>,
+) -> Vec<Trial>
+where
+    S: UserStore,
+    C: AsyncFnOnce(&Config) -> anyhow::Result<S> + Copy + Send + 'static,
+{
+    cases
         .into_iter()
         .map(|case| Trial::test(case.name, move || run_case(case.needs, connect, binary)))
-        .collect();
-    libtest_mimic::run(&arguments, trials).exit_code()
+        .collect()
 }
 
 /// Runs one case on a runtime of its own, as `#[tokio::test(flavor = "multi_thread",

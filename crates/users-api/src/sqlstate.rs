@@ -205,6 +205,10 @@ pub fn code_name(code: &str) -> Option<&'static str> {
         "23502" => "not_null_violation",
         "23514" => "check_violation",
         "25006" => "read_only_sql_transaction",
+        // A named prepared statement missing, or given twice: what a statement cache
+        // meets behind a pooler in transaction mode (DB_PREPARED_STATEMENTS).
+        "26000" => "invalid_sql_statement_name",
+        "42P05" => "duplicate_prepared_statement",
         "40P01" => "deadlock_detected",
         "53100" => "disk_full",
         "53300" => "too_many_connections",
