@@ -44,6 +44,7 @@ pub const TIER: TierInfo = TierInfo {
     default_port: 3003,
     default_pool_size: DEFAULT_POOL_SIZE,
     has_pipeline: false,
+    has_unnamed_statements: false,
 };
 
 // ANCHOR: connect
@@ -56,6 +57,19 @@ pub const TIER: TierInfo = TierInfo {
 /// (`from_sqlx_postgres_pool`): the same pool SeaORM would build, and no value holding
 /// the URL ever enters a span.
 pub async fn connect(config: &Config) -> anyhow::Result<OrmStore> {
+    // `DB_PREPARED_STATEMENTS=false` cannot be honoured: SeaORM 2.0 runs every statement
+    // as `sqlx::query_with(..)` on its own connection (`driver/sqlx_postgres.rs`), so
+    // sqlx names it, and no option of ours reaches the query to say otherwise
+    // (tier-sqlx's `statements.rs` shows how sqlx can be told, per query). sqlx's
+    // `statement_cache_capacity(0)` would only stop caching: every statement still
+    // named, and never closed. `Config::from_env` refuses it (exit 2); this guards
+    // every other caller.
+    if !config.prepared_statements {
+        anyhow::bail!(
+            "DB_PREPARED_STATEMENTS=false: tier-orm cannot send unnamed statements \
+             (SeaORM has sqlx name every statement)"
+        );
+    }
     let options = driver_config(config)?;
     ensure_database(&config.database).await?;
 

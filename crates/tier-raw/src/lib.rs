@@ -8,6 +8,8 @@
 //!   pool, and applies every file of `migrations/`, in order.
 //! * [`store`]: the operations of the API as SQL (users, then their posts), and the
 //!   mapping of driver errors.
+//! * `statements`: how a statement is sent, prepared and kept or unnamed
+//!   (`DB_PREPARED_STATEMENTS`), chosen in one place.
 //! * [`pipelined`]: the same store with reads on shared, pipelined clients (`DB_PIPELINE`).
 //! * `main.rs`: the binary: reads the configuration, picks the store, and hands its
 //!   `connect` to `users_api::serve_tier`.
@@ -17,6 +19,7 @@
 //! libraries make different.
 
 pub mod pipelined;
+mod statements;
 pub mod store;
 
 use std::time::Duration;
@@ -41,6 +44,7 @@ pub const TIER: TierInfo = TierInfo {
     default_port: 3001,
     default_pool_size: DEFAULT_POOL_SIZE,
     has_pipeline: true,
+    has_unnamed_statements: true,
 };
 
 // ANCHOR: connect
@@ -101,7 +105,11 @@ pub async fn connect(config: &Config) -> anyhow::Result<RawStore> {
     drop(client);
     // ANCHOR_END: schema
 
-    Ok(RawStore::new(pool, config.log_sql))
+    Ok(RawStore::new(
+        pool,
+        config.log_sql,
+        config.prepared_statements,
+    ))
 }
 
 /// The driver's configuration: the URL, plus a statement timeout and an application

@@ -193,7 +193,7 @@ impl UserStore for PipelinedStore {
     }
 
     async fn list(&self, page: Page) -> StoreResult<Vec<UserRead>> {
-        self.pooled.log(LIST_SQL);
+        self.pooled.statements.log(LIST_SQL);
         let shared = self.shared().await?;
         let rows = shared
             .client
@@ -205,7 +205,7 @@ impl UserStore for PipelinedStore {
     }
 
     async fn get(&self, id: i64) -> StoreResult<Option<UserRead>> {
-        self.pooled.log(GET_SQL);
+        self.pooled.statements.log(GET_SQL);
         let shared = self.shared().await?;
         let row = shared
             .client

@@ -1,10 +1,10 @@
 //! The store of tier I: hand-written SQL through `tokio-postgres`, rows mapped by hand.
 //!
-//! Each operation borrows a connection from the pool, prepares its statement (once
-//! per connection: `prepare_cached` keeps it, so later calls skip the parse round
-//! trip), runs it with bound parameters, and maps the row with `try_get`. Nothing
-//! checks the SQL or the column names before run time: a typo here compiles, and fails
-//! on the first request. That is the price of this tier's directness.
+//! Each operation borrows a connection from the pool, runs its statement with bound
+//! parameters through `crate::statements` (prepared once per connection and kept, or
+//! unnamed with `DB_PREPARED_STATEMENTS=false`; one round trip either way), and maps
+//! the row with `try_get`. Nothing checks the SQL or the column names before run
+//! time: a typo compiles, and fails on the first request. The price of directness.
 //!
 //! Posts show the same directness on a relation: a post's author comes from a join
 //! written out in SQL, and the joined row is mapped by hand too, the author's columns
@@ -23,6 +23,7 @@ use async_stream::try_stream;
 use deadpool_postgres::{Object, Pool, PoolError};
 use futures::StreamExt as _;
 use tokio_postgres::Row;
+use tokio_postgres::types::Type;
 use users_api::deadline::Lease;
 use users_api::pool::ACQUIRE_TIMEOUT;
 use users_api::sqlstate;
@@ -32,17 +33,21 @@ use users_api::{
     UserRead, UserStore, UserStream, UserUpdate,
 };
 
+use crate::statements::{Sql, Statements};
+
 /// The users table, through a pool of `tokio-postgres` connections.
 #[derive(Clone)]
 pub struct RawStore {
     pool: Pool,
-    log_sql: bool,
+    pub(crate) statements: Statements,
 }
 
 impl RawStore {
-    /// Wraps a pool; with `log_sql`, every statement is logged before it runs.
-    pub fn new(pool: Pool, log_sql: bool) -> Self {
-        Self { pool, log_sql }
+    /// Wraps a pool; with `log_sql`, every statement is logged before it runs; with
+    /// `prepared_statements` false, every statement is sent unnamed.
+    pub fn new(pool: Pool, log_sql: bool, prepared_statements: bool) -> Self {
+        let statements = Statements::new(prepared_statements, log_sql);
+        Self { pool, statements }
     }
 
     /// Borrows a connection: at most [`ACQUIRE_TIMEOUT`] in all, waiting for a free one
@@ -54,27 +59,20 @@ impl RawStore {
             Err(elapsed) => Err(StoreError::unavailable(elapsed)),
         }
     }
-
-    /// Logs the SQL when `LOG_SQL=true`; the parameters are never logged.
-    pub(crate) fn log(&self, sql: &str) {
-        if self.log_sql {
-            tracing::info!(target: "sql", "{sql}");
-        }
-    }
 }
 
 impl UserStore for RawStore {
     // ANCHOR: create
     async fn create(&self, user: &UserCreate) -> StoreResult<UserRead> {
-        const SQL: &str = "INSERT INTO users (name, email) VALUES ($1, $2) \
-                           RETURNING id, name, email, created_at";
-        self.log(SQL);
+        const SQL: Sql = Sql {
+            text: "INSERT INTO users (name, email) VALUES ($1, $2) \
+                   RETURNING id, name, email, created_at",
+            types: &[Type::TEXT, Type::TEXT],
+        };
         let client = self.connection().await?;
-        let statement = client.prepare_cached(SQL).await.map_err(db_error)?;
-        let row = client
-            .query_one(&statement, &[&user.name(), &user.email()])
-            .await
-            .map_err(db_error)?;
+        let row = (self.statements)
+            .query_one(&**client, &SQL, &[&user.name(), &user.email()])
+            .await?;
         client.release();
         user_from_row(&row)
     }
@@ -82,15 +80,15 @@ impl UserStore for RawStore {
 
     // ANCHOR: list
     async fn list(&self, page: Page) -> StoreResult<Vec<UserRead>> {
-        const SQL: &str = "SELECT id, name, email, created_at FROM users \
-                           WHERE id > $1 ORDER BY id LIMIT $2";
-        self.log(SQL);
+        const SQL: Sql = Sql {
+            text: "SELECT id, name, email, created_at FROM users \
+                   WHERE id > $1 ORDER BY id LIMIT $2",
+            types: &[Type::INT8, Type::INT8],
+        };
         let client = self.connection().await?;
-        let statement = client.prepare_cached(SQL).await.map_err(db_error)?;
-        let rows = client
-            .query(&statement, &[&page.after_id, &page.limit])
-            .await
-            .map_err(db_error)?;
+        let rows = (self.statements)
+            .query(&**client, &SQL, &[&page.after_id, &page.limit])
+            .await?;
         client.release();
         rows.iter().map(user_from_row).collect()
     }
@@ -98,14 +96,12 @@ impl UserStore for RawStore {
 
     // ANCHOR: get
     async fn get(&self, id: i64) -> StoreResult<Option<UserRead>> {
-        const SQL: &str = "SELECT id, name, email, created_at FROM users WHERE id = $1";
-        self.log(SQL);
+        const SQL: Sql = Sql {
+            text: "SELECT id, name, email, created_at FROM users WHERE id = $1",
+            types: &[Type::INT8],
+        };
         let client = self.connection().await?;
-        let statement = client.prepare_cached(SQL).await.map_err(db_error)?;
-        let row = client
-            .query_opt(&statement, &[&id])
-            .await
-            .map_err(db_error)?;
+        let row = (self.statements).query_opt(&**client, &SQL, &[&id]).await?;
         client.release();
         row.as_ref().map(user_from_row).transpose()
     }
@@ -115,16 +111,16 @@ impl UserStore for RawStore {
     async fn update(&self, id: i64, changes: &UserUpdate) -> StoreResult<Option<UserRead>> {
         // One statement for any combination of members: a NULL parameter keeps the
         // column as it is. (Validation guarantees a member is never set to NULL.)
-        const SQL: &str = "UPDATE users SET name = COALESCE($2, name), \
-                           email = COALESCE($3, email) WHERE id = $1 \
-                           RETURNING id, name, email, created_at";
-        self.log(SQL);
+        const SQL: Sql = Sql {
+            text: "UPDATE users SET name = COALESCE($2, name), \
+                   email = COALESCE($3, email) WHERE id = $1 \
+                   RETURNING id, name, email, created_at",
+            types: &[Type::INT8, Type::TEXT, Type::TEXT],
+        };
         let client = self.connection().await?;
-        let statement = client.prepare_cached(SQL).await.map_err(db_error)?;
-        let row = client
-            .query_opt(&statement, &[&id, &changes.name(), &changes.email()])
-            .await
-            .map_err(db_error)?;
+        let row = (self.statements)
+            .query_opt(&**client, &SQL, &[&id, &changes.name(), &changes.email()])
+            .await?;
         client.release();
         row.as_ref().map(user_from_row).transpose()
     }
@@ -132,11 +128,12 @@ impl UserStore for RawStore {
 
     // ANCHOR: delete
     async fn delete(&self, id: i64) -> StoreResult<bool> {
-        const SQL: &str = "DELETE FROM users WHERE id = $1";
-        self.log(SQL);
+        const SQL: Sql = Sql {
+            text: "DELETE FROM users WHERE id = $1",
+            types: &[Type::INT8],
+        };
         let client = self.connection().await?;
-        let statement = client.prepare_cached(SQL).await.map_err(db_error)?;
-        let deleted = client.execute(&statement, &[&id]).await.map_err(db_error)?;
+        let deleted = (self.statements).execute(&**client, &SQL, &[&id]).await?;
         client.release();
         Ok(deleted > 0)
     }
@@ -148,9 +145,12 @@ impl UserStore for RawStore {
         // `ON CONFLICT DO NOTHING` skips an entry whose email is taken (by a user, or by
         // an earlier entry of this batch) instead of failing. No conflict target: the
         // unique index on lower(email) is the only one that can fire.
-        const SQL: &str = "INSERT INTO users (name, email) \
-                           SELECT * FROM UNNEST($1::text[], $2::text[]) \
-                           ON CONFLICT DO NOTHING RETURNING id, name, email, created_at";
+        const SQL: Sql = Sql {
+            text: "INSERT INTO users (name, email) \
+                   SELECT * FROM UNNEST($1::text[], $2::text[]) \
+                   ON CONFLICT DO NOTHING RETURNING id, name, email, created_at",
+            types: &[Type::TEXT_ARRAY, Type::TEXT_ARRAY],
+        };
         let mut client = self.connection().await?;
         // Dropped at any await below (the client hung up), nothing stays half done, and
         // no guard of ours is needed (tokio-postgres 0.7.18's source):
@@ -163,14 +163,10 @@ impl UserStore for RawStore {
         // - in `commit`: once its COMMIT went out the batch is written, whether or not
         //   the client is still there to hear it. Only then.
         let tx = client.transaction().await.map_err(db_error)?;
-        self.log(SQL);
-        // The statement cache is the pooled connection's: the transaction shares it.
-        let statement = tx.prepare_cached(SQL).await.map_err(db_error)?;
         // `Vec<&str>` is sent as `text[]`: one parameter per column, however many rows.
-        let rows = tx
-            .query(&statement, &[&batch.names(), &batch.emails()])
-            .await
-            .map_err(db_error)?;
+        let rows = (self.statements)
+            .query(&tx, &SQL, &[&batch.names(), &batch.emails()])
+            .await?;
         let inserted = rows.iter().map(user_from_row).collect::<StoreResult<_>>()?;
         match batch.check_inserted(inserted) {
             Ok(users) => {
@@ -191,7 +187,10 @@ impl UserStore for RawStore {
 
     // ANCHOR: export
     fn export(&self) -> UserStream {
-        const SQL: &str = "SELECT id, name, email, created_at FROM users ORDER BY id";
+        const SQL: Sql = Sql {
+            text: "SELECT id, name, email, created_at FROM users ORDER BY id",
+            types: &[],
+        };
         // The stream outlives `&self` (axum polls it while writing the body), so it owns
         // a clone of the store, and in it the pooled connection and the transaction
         // that borrows it: `try_stream!` is an async block, which may hold a borrow
@@ -199,7 +198,7 @@ impl UserStore for RawStore {
         let store = self.clone();
         Box::pin(try_stream! {
             let mut client = store.connection().await?;
-            // A portal lives only inside a transaction. One portal is one statement,
+            // A cursor lives only inside a transaction. One cursor is one statement,
             // hence one snapshot even at the default READ COMMITTED: REPEATABLE READ would
             // add nothing. READ ONLY says what this transaction is for.
             let tx = client
@@ -208,16 +207,14 @@ impl UserStore for RawStore {
                 .start()
                 .await
                 .map_err(db_error)?;
-            store.log(SQL);
-            let statement = tx.prepare_cached(SQL).await.map_err(db_error)?;
-            // The portal IS the server-side cursor: the query runs once, and each
-            // Execute below fetches the next rows of its one result. Each
-            // Execute is a statement of its own for `statement_timeout` (its Sync ends
-            // the timer), so a slow reader never hits the 5 s limit.
-            let portal = tx.bind(&statement, &[]).await.map_err(db_error)?;
+            // A portal of the prepared statement, or (unnamed) a DECLAREd cursor: the
+            // query runs once, and each fetch below reads the next rows of its one
+            // result. Each fetch is a statement of its own for `statement_timeout` (its
+            // Sync ends the timer), so a slow reader never hits the limit.
+            let cursor = store.statements.open_cursor(&tx, &SQL).await.map_err(db_error)?;
             loop {
-                let batch = tx
-                    .query_portal_raw(&portal, EXPORT_BATCH_ROWS as i32)
+                let batch = cursor
+                    .fetch(&tx, EXPORT_BATCH_ROWS as i32)
                     .await
                     .map_err(db_error)?;
                 let mut batch = pin!(batch);
@@ -242,7 +239,7 @@ impl UserStore for RawStore {
         // the stream drops its locals in reverse order (tokio-postgres 0.7.18's source):
         // - the batch's `RowStream`: the connection task keeps reading the rest of that
         //   Execute's rows and discards them (at most EXPORT_BATCH_ROWS, well under 1 s);
-        // - the `Portal`: its Drop queues a Close; the `Transaction`: a ROLLBACK (and
+        // - a `Portal`: its Drop queues a Close; the `Transaction`: a ROLLBACK (and
         //   during BEGIN, `RollbackIfNotDone` does). Both run right after that batch,
         //   on the connection's task, with nobody awaiting them;
         // - the lease (never released) hands the connection to `crate::abandon`, whose
@@ -256,17 +253,18 @@ impl UserStore for RawStore {
         // No "does the user exist?" read first: the user could be deleted between that
         // read and this insert. The foreign key checks at the moment of the insert, and
         // its violation is the answer "no such user": one statement, and no race.
-        const SQL: &str = "INSERT INTO posts (user_id, title, body) VALUES ($1, $2, $3) \
-                           RETURNING id, user_id, title, body, created_at";
-        self.log(SQL);
+        const SQL: Sql = Sql {
+            text: "INSERT INTO posts (user_id, title, body) VALUES ($1, $2, $3) \
+                   RETURNING id, user_id, title, body, created_at",
+            types: &[Type::INT8, Type::TEXT, Type::TEXT],
+        };
         let client = self.connection().await?;
-        let statement = client.prepare_cached(SQL).await.map_err(db_error)?;
-        let inserted = client
-            .query_one(&statement, &[&user_id, &post.title(), &post.body()])
+        let inserted = (self.statements)
+            .rows(&**client, &SQL, &[&user_id, &post.title(), &post.body()])
             .await;
         client.release();
         match inserted {
-            Ok(row) => post_from_row(&row).map(Some),
+            Ok(rows) => rows.first().map(post_from_row).transpose(),
             // The driver hands us the SQLSTATE and the constraint's name; which of
             // them means "no such user" is ours to say (see `is_missing_author`).
             Err(err) if is_missing_author(&err) => Ok(None),
@@ -284,30 +282,31 @@ impl UserStore for RawStore {
         // No join: the client named the author, and every post carries `user_id`. The
         // page is a range scan of the index on (user_id, id), however many posts the
         // table holds.
-        const LIST_SQL: &str = "SELECT id, user_id, title, body, created_at FROM posts \
-                                WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3";
+        const LIST_SQL: Sql = Sql {
+            text: "SELECT id, user_id, title, body, created_at FROM posts \
+                   WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+            types: &[Type::INT8, Type::INT8, Type::INT8],
+        };
         // Only an empty page is ambiguous: a user with no posts after `after_id` (200,
         // `[]`) or no user at all (404). A page with a post in it proves its author
         // exists, so the common case costs one statement, and this second one runs only
         // when the list came back empty.
-        const USER_EXISTS_SQL: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)";
-        self.log(LIST_SQL);
+        const USER_EXISTS_SQL: Sql = Sql {
+            text: "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)",
+            types: &[Type::INT8],
+        };
         let client = self.connection().await?;
-        let statement = client.prepare_cached(LIST_SQL).await.map_err(db_error)?;
-        let rows = client
-            .query(&statement, &[&user_id, &page.after_id, &page.limit])
-            .await
-            .map_err(db_error)?;
+        let rows = (self.statements)
+            .query(
+                &**client,
+                &LIST_SQL,
+                &[&user_id, &page.after_id, &page.limit],
+            )
+            .await?;
         if rows.is_empty() {
-            self.log(USER_EXISTS_SQL);
-            let statement = client
-                .prepare_cached(USER_EXISTS_SQL)
-                .await
-                .map_err(db_error)?;
-            let row = client
-                .query_one(&statement, &[&user_id])
-                .await
-                .map_err(db_error)?;
+            let row = (self.statements)
+                .query_one(&**client, &USER_EXISTS_SQL, &[&user_id])
+                .await?;
             let user_exists: bool = row.try_get(0).map_err(StoreError::internal)?;
             if !user_exists {
                 client.release();
@@ -334,19 +333,19 @@ impl UserStore for RawStore {
         // between this SQL and `post_with_author_from_row`, checked by nothing but a
         // test.
         // ANCHOR: posts_join
-        const SQL: &str = "SELECT p.id, p.user_id, p.title, p.body, p.created_at, \
-                           u.id AS author_id, u.name AS author_name, \
-                           u.email AS author_email, u.created_at AS author_created_at \
-                           FROM posts p JOIN users u ON u.id = p.user_id \
-                           WHERE p.id > $1 ORDER BY p.id LIMIT $2";
+        const SQL: Sql = Sql {
+            text: "SELECT p.id, p.user_id, p.title, p.body, p.created_at, \
+                   u.id AS author_id, u.name AS author_name, \
+                   u.email AS author_email, u.created_at AS author_created_at \
+                   FROM posts p JOIN users u ON u.id = p.user_id \
+                   WHERE p.id > $1 ORDER BY p.id LIMIT $2",
+            types: &[Type::INT8, Type::INT8],
+        };
         // ANCHOR_END: posts_join
-        self.log(SQL);
         let client = self.connection().await?;
-        let statement = client.prepare_cached(SQL).await.map_err(db_error)?;
-        let rows = client
-            .query(&statement, &[&page.after_id, &page.limit])
-            .await
-            .map_err(db_error)?;
+        let rows = (self.statements)
+            .query(&**client, &SQL, &[&page.after_id, &page.limit])
+            .await?;
         client.release();
         rows.iter().map(post_with_author_from_row).collect()
     }
@@ -356,18 +355,16 @@ impl UserStore for RawStore {
     async fn get_post(&self, id: i64) -> StoreResult<Option<PostWithAuthor>> {
         // The same join as `list_posts`, for one post: one statement, not a read of
         // the post and then one of its author.
-        const SQL: &str = "SELECT p.id, p.user_id, p.title, p.body, p.created_at, \
-                           u.id AS author_id, u.name AS author_name, \
-                           u.email AS author_email, u.created_at AS author_created_at \
-                           FROM posts p JOIN users u ON u.id = p.user_id \
-                           WHERE p.id = $1";
-        self.log(SQL);
+        const SQL: Sql = Sql {
+            text: "SELECT p.id, p.user_id, p.title, p.body, p.created_at, \
+                   u.id AS author_id, u.name AS author_name, \
+                   u.email AS author_email, u.created_at AS author_created_at \
+                   FROM posts p JOIN users u ON u.id = p.user_id \
+                   WHERE p.id = $1",
+            types: &[Type::INT8],
+        };
         let client = self.connection().await?;
-        let statement = client.prepare_cached(SQL).await.map_err(db_error)?;
-        let row = client
-            .query_opt(&statement, &[&id])
-            .await
-            .map_err(db_error)?;
+        let row = (self.statements).query_opt(&**client, &SQL, &[&id]).await?;
         client.release();
         row.as_ref().map(post_with_author_from_row).transpose()
     }
@@ -375,11 +372,12 @@ impl UserStore for RawStore {
 
     // ANCHOR: delete_post
     async fn delete_post(&self, id: i64) -> StoreResult<bool> {
-        const SQL: &str = "DELETE FROM posts WHERE id = $1";
-        self.log(SQL);
+        const SQL: Sql = Sql {
+            text: "DELETE FROM posts WHERE id = $1",
+            types: &[Type::INT8],
+        };
         let client = self.connection().await?;
-        let statement = client.prepare_cached(SQL).await.map_err(db_error)?;
-        let deleted = client.execute(&statement, &[&id]).await.map_err(db_error)?;
+        let deleted = (self.statements).execute(&**client, &SQL, &[&id]).await?;
         client.release();
         Ok(deleted > 0)
     }
@@ -388,7 +386,7 @@ impl UserStore for RawStore {
     // ANCHOR: ping
     async fn ping(&self) -> StoreResult<()> {
         const SQL: &str = "SELECT 1";
-        self.log(SQL);
+        self.statements.log(SQL);
         let client = self.connection().await?;
         client.simple_query(SQL).await.map_err(db_error)?;
         client.release();

@@ -19,6 +19,7 @@
 //! `diff crates/tier-raw/src/lib.rs crates/tier-sqlx/src/lib.rs` shows only what the
 //! libraries make different.
 
+mod statements;
 pub mod store;
 
 use anyhow::Context as _;
@@ -30,6 +31,7 @@ use users_api::config::{Config, DatabaseConfig, TierInfo};
 use users_api::pool::{
     ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, MAX_LIFETIME, PING_IF_IDLE_FOR, STATEMENT_TIMEOUT,
 };
+use users_api::schema::MIGRATIONS;
 use users_api::sqlstate::{MissingDatabase, PoolerCannotCreateDatabase, missing_database};
 
 pub use store::SqlxStore;
@@ -40,6 +42,7 @@ pub const TIER: TierInfo = TierInfo {
     default_port: 3002,
     default_pool_size: DEFAULT_POOL_SIZE,
     has_pipeline: false,
+    has_unnamed_statements: true,
 };
 
 // ANCHOR: connect
@@ -88,13 +91,32 @@ pub async fn connect(config: &Config) -> anyhow::Result<SqlxStore> {
     // seen yet, each in a transaction, under an advisory lock. sqlx records each one
     // with a checksum in `_sqlx_migrations`: editing a migration that already ran makes
     // the next start-up fail, so a schema change is a new file.
-    sqlx::migrate!("../../migrations")
-        .run(&pool)
-        .await
-        .context("applying the schema")?;
+    if config.prepared_statements {
+        sqlx::migrate!("../../migrations")
+            .run(&pool)
+            .await
+            .context("applying the schema")?;
+    } else {
+        // Behind a pooler in transaction mode (`DB_PREPARED_STATEMENTS=false`) the
+        // migrator cannot work: it names its statements and holds a session-level
+        // advisory lock, and the pooler may run its next statement on another server
+        // connection. Every file is idempotent and takes its own transaction-level lock
+        // (`users_api::schema`), so it runs as tier-raw runs it: each file in a
+        // transaction, as one simple query, nothing named (sqlx records it next time it
+        // starts without a pooler).
+        for migration in MIGRATIONS {
+            let applying = || format!("applying migrations/{}", migration.name);
+            let mut tx = pool.begin().await.with_context(applying)?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(migration.sql))
+                .execute(&mut *tx)
+                .await
+                .with_context(applying)?;
+            tx.commit().await.with_context(applying)?;
+        }
+    }
     // ANCHOR_END: schema
 
-    Ok(SqlxStore::new(pool))
+    Ok(SqlxStore::new(pool, config.prepared_statements))
 }
 
 /// The driver's configuration: the URL, plus a statement timeout and an application

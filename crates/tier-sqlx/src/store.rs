@@ -34,12 +34,18 @@ use users_api::{
 #[derive(Clone)]
 pub struct SqlxStore {
     pool: PgPool,
+    /// `DB_PREPARED_STATEMENTS`: may sqlx name and keep statements (`self.on(...)`)?
+    pub(crate) prepared_statements: bool,
 }
 
 impl SqlxStore {
-    /// Wraps a pool. Statement logging (`LOG_SQL`) is part of the pool's connect options.
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    /// Wraps a pool. Statement logging (`LOG_SQL`) is part of the pool's connect options;
+    /// with `prepared_statements` false, every statement is sent unnamed.
+    pub fn new(pool: PgPool, prepared_statements: bool) -> Self {
+        Self {
+            pool,
+            prepared_statements,
+        }
     }
 }
 
@@ -53,7 +59,7 @@ impl UserStore for SqlxStore {
             user.name(),
             user.email(),
         )
-        .fetch_one(&self.pool)
+        .fetch_one(self.on(&self.pool))
         .await
         .map_err(db_error)
     }
@@ -68,7 +74,7 @@ impl UserStore for SqlxStore {
             page.after_id,
             page.limit,
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.on(&self.pool))
         .await
         .map_err(db_error)
     }
@@ -81,7 +87,7 @@ impl UserStore for SqlxStore {
             "SELECT id, name, email, created_at FROM users WHERE id = $1",
             id,
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.on(&self.pool))
         .await
         .map_err(db_error)
     }
@@ -101,7 +107,7 @@ impl UserStore for SqlxStore {
             changes.name(),
             changes.email(),
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.on(&self.pool))
         .await
         .map_err(db_error)
     }
@@ -110,7 +116,7 @@ impl UserStore for SqlxStore {
     // ANCHOR: delete
     async fn delete(&self, id: i64) -> StoreResult<bool> {
         let deleted = sqlx::query!("DELETE FROM users WHERE id = $1", id)
-            .execute(&self.pool)
+            .execute(self.on(&self.pool))
             .await
             .map_err(db_error)?;
         Ok(deleted.rows_affected() > 0)
@@ -142,7 +148,7 @@ impl UserStore for SqlxStore {
             &names[..] as &[&str],
             &emails[..] as &[&str],
         )
-        .fetch_all(&mut *tx)
+        .fetch_all(self.on(&mut *tx))
         .await
         // On an error, or if this future is dropped at an await (the client hung up),
         // `tx` is dropped unfinished, which queues a ROLLBACK (see `export`).
@@ -164,7 +170,7 @@ impl UserStore for SqlxStore {
 
     // ANCHOR: export
     fn export(&self) -> UserStream {
-        let pool = self.pool.clone();
+        let store = self.clone();
         // `try_stream!` turns the block into a state machine that owns `tx` (and through
         // it the pooled connection) and the row stream borrowing it, so the stream is
         // `'static`, as axum needs. An `Err` from `?` is the last item.
@@ -184,7 +190,7 @@ impl UserStore for SqlxStore {
             // REPEATABLE READ: every statement sees the snapshot of the first, so the
             // batches make one consistent export. sqlx sends it in the BEGIN itself.
             let mut tx =
-                begin_cancel_safe(&pool, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                begin_cancel_safe(&store.pool, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     .await?;
             // Keyset batches, the very statement of `list`. Not one `fetch` of the whole
             // table: sqlx sends no cancel request, so a dropped `fetch` leaves the server
@@ -204,7 +210,7 @@ impl UserStore for SqlxStore {
                     after_id,
                     EXPORT_BATCH_ROWS,
                 )
-                .fetch(&mut *tx);
+                .fetch(store.on(&mut *tx));
                 let mut read = 0;
                 while let Some(user) = rows.try_next().await.map_err(db_error)? {
                     after_id = user.id;
@@ -235,7 +241,7 @@ impl UserStore for SqlxStore {
             post.title(),
             post.body(),
         )
-        .fetch_one(&self.pool)
+        .fetch_one(self.on(&self.pool))
         .await;
         match inserted {
             Ok(post) => Ok(Some(post)),
@@ -260,7 +266,7 @@ impl UserStore for SqlxStore {
             page.after_id,
             page.limit,
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.on(&self.pool))
         .await
         .map_err(db_error)?;
         if !posts.is_empty() {
@@ -273,7 +279,7 @@ impl UserStore for SqlxStore {
         // EXISTS (...)` would read as well, but sqlx cannot know that an expression is
         // never NULL and would hand us an `Option<bool>`.)
         let author = sqlx::query_scalar!("SELECT id FROM users WHERE id = $1", user_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.on(&self.pool))
             .await
             .map_err(db_error)?;
         Ok(author.map(|_| posts))
@@ -298,7 +304,7 @@ impl UserStore for SqlxStore {
             page.after_id,
             page.limit,
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.on(&self.pool))
         .await
         .map_err(db_error)?;
         // ANCHOR_END: posts_join
@@ -319,7 +325,7 @@ impl UserStore for SqlxStore {
              WHERE p.id = $1",
             id,
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.on(&self.pool))
         .await
         .map_err(db_error)?;
         Ok(row.map(PostWithAuthor::from))
@@ -329,7 +335,7 @@ impl UserStore for SqlxStore {
     // ANCHOR: delete_post
     async fn delete_post(&self, id: i64) -> StoreResult<bool> {
         let deleted = sqlx::query!("DELETE FROM posts WHERE id = $1", id)
-            .execute(&self.pool)
+            .execute(self.on(&self.pool))
             .await
             .map_err(db_error)?;
         Ok(deleted.rows_affected() > 0)
@@ -341,7 +347,7 @@ impl UserStore for SqlxStore {
         // `query_scalar!`: one column, no record type to name (`query!` would need the
         // anonymous `?column?` aliased to build a struct field).
         sqlx::query_scalar!("SELECT 1")
-            .fetch_one(&self.pool)
+            .fetch_one(self.on(&self.pool))
             .await
             .map_err(db_error)?;
         Ok(())

@@ -54,6 +54,10 @@ pub struct TierInfo {
     /// Whether the tier has a pipelined read path (`DB_PIPELINE=true`): tier-raw only.
     /// Asking another tier for it is a configuration error, not a silent no-op.
     pub has_pipeline: bool,
+    /// Whether the tier can send every statement unnamed (`DB_PREPARED_STATEMENTS=false`):
+    /// not tier-orm, whose SeaORM has sqlx name every statement. Asking a tier that
+    /// cannot is a configuration error, like `DB_PIPELINE`.
+    pub has_unnamed_statements: bool,
 }
 
 /// tier-raw's pipelined read path (`DB_PIPELINE`, `DB_PIPELINE_CLIENTS`): see
@@ -164,6 +168,27 @@ impl Config {
             pipeline.clients =
                 parse_in_range("DB_PIPELINE_CLIENTS", &raw, 1..=MAX_PIPELINE_CLIENTS)?;
         }
+        if pipeline.enabled && !prepared_statements {
+            // The shared clients prepare their statements once, at start-up, and keep
+            // them for their life: the opposite of what a pooler in transaction mode
+            // allows, and pipelining through one is untested. Refused, not half done.
+            return Err(invalid(
+                "DB_PIPELINE",
+                "needs DB_PREPARED_STATEMENTS=true (the pipelined clients keep their \
+                 statements prepared)"
+                    .into(),
+            ));
+        }
+        if !prepared_statements && !tier.has_unnamed_statements {
+            return Err(invalid(
+                "DB_PREPARED_STATEMENTS",
+                format!(
+                    "{} cannot send unnamed statements (its library names every one; \
+                     see its lib.rs)",
+                    tier.name
+                ),
+            ));
+        }
         if pipeline.enabled && !tier.has_pipeline {
             return Err(invalid(
                 "DB_PIPELINE",
@@ -251,6 +276,7 @@ mod tests {
         default_port: 3009,
         default_pool_size: 7,
         has_pipeline: false,
+        has_unnamed_statements: true,
     };
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -339,6 +365,16 @@ mod tests {
             let config = config(&[("DB_PREPARED_STATEMENTS", off)]).unwrap();
             assert!(!config.prepared_statements, "{off:?}");
         }
+        let orm = TierInfo {
+            has_unnamed_statements: false,
+            ..TIER
+        };
+        let err = Config::from_lookup(orm, |name: &str| {
+            (name == "DB_PREPARED_STATEMENTS").then(|| "false".to_owned())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("cannot send unnamed statements"), "{err}");
         for bad in ["maybe", "unnamed", "2"] {
             let err = config(&[("DB_PREPARED_STATEMENTS", bad)])
                 .unwrap_err()
@@ -395,5 +431,12 @@ mod tests {
         let err = config(&[("DB_PIPELINE", "true")]).unwrap_err().to_string();
         assert!(err.contains("no pipelined mode"), "{err}");
         assert!(config(&[("DB_PIPELINE", "false")]).is_ok());
+        let err = Config::from_lookup(
+            pipelined,
+            lookup(&[("DB_PIPELINE", "true"), ("DB_PREPARED_STATEMENTS", "false")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("needs DB_PREPARED_STATEMENTS=true"), "{err}");
     }
 }

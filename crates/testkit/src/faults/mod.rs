@@ -25,6 +25,7 @@
 //! | `security` | the password, personal data and parameter values in no log line at `RUST_LOG=trace`, nor the password in a response; bound parameters; a quoted name |
 //! | `database_states` | a read-only database (25006): reads 200, writes 503; out of connections (53300): 503 in time, then recovery |
 //! | `statements` | no N+1: the statements a request on posts sends, and a batch's (at most 4), counted on the wire |
+//! | `unnamed` | `DB_PREPARED_STATEMENTS=false`: no named Parse over every route; round trips per request with it on and off |
 //! | `hostile` | generated hostile requests, and malformed HTTP |
 //! | `helpers` | timed requests, traffic, the checks of a 503, waiting for recovery, the tier's sessions in `pg_stat_activity` |
 //! | `raw_http` | HTTP/1.1 by hand: hanging up at a chosen moment, reading slowly, the raw chunked encoding |
@@ -53,6 +54,7 @@ mod shutdown;
 mod statements;
 mod streaming;
 mod timeouts;
+mod unnamed;
 mod writes;
 
 use users_api::UserStore;
@@ -109,6 +111,7 @@ where
             security::database_name_is_quoted,
             statements::post_pages_cost_the_statements_of_one_post,
             statements::batches_cost_at_most_four_statements,
+            unnamed::unnamed_statements_only_when_not_prepared,
             cancellation::batch_disconnect_writes_nothing,
             cancellation::cancelled_begin_does_not_poison_the_pool,
             database_states::out_of_connections_answers_503_then_recovers,

@@ -1,0 +1,126 @@
+//! How tier-sqlx sends a statement: prepared and kept (the default), or unnamed
+//! (`DB_PREPARED_STATEMENTS=false`, for a pooler in transaction mode).
+//!
+//! sqlx decides per query, from `Execute::persistent()`: `true` parses the statement
+//! under a name (`sqlx_s_1`, ...) and keeps it in the connection's statement cache;
+//! `false` parses it into the unnamed statement, which the next Parse replaces. What
+//! the setting needs is `false`, and sqlx 0.9 offers it only half way:
+//!
+//! * `Query::persistent(false)` exists, but `query_as!` builds a `Map`, which has no
+//!   such method (and whose `persistent()` says `true` whenever it has arguments);
+//! * `PgConnectOptions::statement_cache_capacity(0)` does not do it: sqlx still names
+//!   every statement, only never caches it, and never closes it either. The fault
+//!   suite saw it on the wire: a named Parse on every request, and the server keeping
+//!   each statement for the connection's life (`connection/executor.rs`,
+//!   `get_or_prepare`: the cache is skipped when disabled, the name is not).
+//!
+//! So the store hands its queries to sqlx through [`On`], an executor that wraps the
+//! pool or a transaction's connection and passes each query on with `persistent()`
+//! answered by the setting. Everything else goes to the wrapped executor unchanged.
+//!
+//! The cost, counted on the wire: sqlx parses an unnamed statement in a round trip of
+//! its own (Parse, Describe, Sync), then binds and runs it (Bind, Execute, Close, Sync),
+//! so every statement takes two round trips, where a cached one takes one. Between
+//! the two, the connection is idle outside a transaction, so PgBouncer in transaction
+//! mode may hand the second half to another server connection when several clients
+//! compete (the first half's unnamed statement is not there); inside a transaction
+//! (the batch, the export) it may not.
+
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgQueryResult, PgRow, PgStatement, PgTypeInfo};
+use sqlx::{Database, Either, Error, Execute, Executor, Postgres, SqlStr};
+
+use crate::store::SqlxStore;
+
+impl SqlxStore {
+    /// Where a query runs: `executor` (the pool, or a transaction's connection), with
+    /// its statements prepared and kept or unnamed, as configured.
+    pub(crate) fn on<X>(&self, executor: X) -> On<X> {
+        On {
+            executor,
+            persistent: self.prepared_statements,
+        }
+    }
+}
+
+/// An executor (the pool, or a connection) whose queries are prepared and kept only
+/// when `persistent` is true (`DB_PREPARED_STATEMENTS`).
+#[derive(Debug)]
+pub(crate) struct On<X> {
+    /// Where the queries run.
+    pub executor: X,
+    /// Whether sqlx may name and keep the statements.
+    pub persistent: bool,
+}
+
+/// A query whose `persistent()` is also bounded by the setting.
+struct Query<E> {
+    query: E,
+    persistent: bool,
+}
+
+impl<'q, E: Execute<'q, Postgres>> Execute<'q, Postgres> for Query<E> {
+    fn sql(self) -> SqlStr {
+        self.query.sql()
+    }
+
+    fn statement(&self) -> Option<&PgStatement> {
+        self.query.statement()
+    }
+
+    fn take_arguments(&mut self) -> Result<Option<<Postgres as Database>::Arguments>, BoxDynError> {
+        self.query.take_arguments()
+    }
+
+    fn persistent(&self) -> bool {
+        self.persistent && self.query.persistent()
+    }
+}
+
+impl<'c, X> Executor<'c> for On<X>
+where
+    X: Executor<'c, Database = Postgres>,
+{
+    type Database = Postgres;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<'e, Result<Either<PgQueryResult, PgRow>, Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let persistent = self.persistent;
+        self.executor.fetch_many(Query { query, persistent })
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<Option<PgRow>, Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let persistent = self.persistent;
+        self.executor.fetch_optional(Query { query, persistent })
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: SqlStr,
+        parameters: &'e [PgTypeInfo],
+    ) -> BoxFuture<'e, Result<PgStatement, Error>>
+    where
+        'c: 'e,
+    {
+        self.executor.prepare_with(sql, parameters)
+    }
+
+    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<sqlx::Describe<Postgres>, Error>>
+    where
+        'c: 'e,
+    {
+        self.executor.describe(sql)
+    }
+}
