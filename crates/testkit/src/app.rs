@@ -127,29 +127,15 @@ impl TestApp {
         content_type: Option<&str>,
         body: Option<Vec<u8>>,
     ) -> TestResponse {
-        let mut request = self
-            .client
-            .request(method.clone(), format!("{}{path}", self.base_url));
-        if let Some(content_type) = content_type {
-            request = request.header(CONTENT_TYPE, content_type);
-        }
-        if let Some(body) = body {
-            request = request.body(body);
-        }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|err| panic!("{method} {path}: no response: {err}"));
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.expect("response body").to_vec();
-        TestResponse {
+        send_to(
+            &self.client,
+            &self.base_url,
             method,
-            path: path.to_owned(),
-            status,
-            headers,
+            path,
+            content_type,
             body,
-        }
+        )
+        .await
     }
 
     /// `GET path`.
@@ -204,5 +190,38 @@ impl Drop for TestApp {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
+    }
+}
+
+/// Sends a request to the server at `base_url` (`http://ADDR`), with an optional raw
+/// body and content type; fails the test if no response comes.
+pub async fn send_to(
+    client: &reqwest::Client,
+    base_url: &str,
+    method: Method,
+    path: &str,
+    content_type: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> TestResponse {
+    let mut request = client.request(method.clone(), format!("{base_url}{path}"));
+    if let Some(content_type) = content_type {
+        request = request.header(CONTENT_TYPE, content_type);
+    }
+    if let Some(body) = body {
+        request = request.body(body);
+    }
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("{method} {path}: no response: {err}"));
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.expect("response body").to_vec();
+    TestResponse {
+        method,
+        path: path.to_owned(),
+        status,
+        headers,
+        body,
     }
 }

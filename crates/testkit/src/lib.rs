@@ -9,6 +9,7 @@
 //! | [`response`] | [`TestResponse`] and its assertions: every error is problem+json, with no internal text |
 //! | [`conformance`] | the contract of `API.md` as test cases, one module per topic |
 //! | [`faults`] | outages, killed connections, overload, shutdown, lost writes, timeouts, generated hostile requests, password and SQL-injection checks |
+//! | [`script`] | the cross-tier request script and the transcript of its answers (`tests/cross_tier.rs`, `tests/several_instances.rs`) |
 //! | [`suite`] | the runner: each suite's one list of cases, run as one test per case for a tier |
 //! | [`proxy`] | [`proxy::FaultProxy`], a TCP proxy between a tier and PostgreSQL that refuses, cuts, delays or black-holes connections on command |
 //! | [`wire`] | the PostgreSQL wire protocol's framing, for the proxy |
@@ -41,6 +42,7 @@ pub mod pgbouncer;
 pub mod process;
 pub mod proxy;
 pub mod response;
+pub mod script;
 pub mod suite;
 pub mod wire;
 
