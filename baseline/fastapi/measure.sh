@@ -11,6 +11,7 @@
 # or if any run saw an error or a non-2xx answer).
 #
 # Usage: baseline/fastapi/measure.sh [ROUNDS (3)] [DURATION_S (10)]
+#        TIER_BIN_DIR=DIR baseline/fastapi/measure.sh ...   (tiers already built in DIR)
 # Needs: wrk, psql, curl, python3 with venv; PostgreSQL at DATABASE_URL (its database
 # part is ignored; default postgres://postgres@127.0.0.1:5432/postgres).
 set -euo pipefail
@@ -26,7 +27,14 @@ for tool in wrk psql curl python3; do
     command -v "$tool" >/dev/null || { echo "measure.sh needs $tool (Debian: apt-get install $tool)" >&2; exit 1; }
 done
 
-cargo build --release --quiet -p tier-raw -p tier-sqlx -p tier-orm
+# TIER_BIN_DIR: take the tiers' binaries from there as they are (no build); by default
+# the release build of this work tree.
+if [ -n "${TIER_BIN_DIR:-}" ]; then
+    bin_dir="$TIER_BIN_DIR"
+else
+    cargo build --release --quiet -p tier-raw -p tier-sqlx -p tier-orm
+    bin_dir=target/release
+fi
 "$here/run.sh" --install
 work=$(mktemp -d)
 pids=()
@@ -71,7 +79,7 @@ start() {
     case $name in
         raw|sqlx|orm)
             DATABASE_URL="$db_url" BIND_ADDR="127.0.0.1:${port[$name]}" \
-                RUST_LOG="warn,users_api::server=info" "target/release/tier-$name" >"$log" 2>&1 &
+                RUST_LOG="warn,users_api::server=info" "$bin_dir/tier-$name" >"$log" 2>&1 &
             ;;
         *)
             DATABASE_URL="$db_url" "$here/run.sh" "$name" --port "${port[$name]}" >"$log" 2>&1 &
