@@ -6,8 +6,8 @@
 # 1..10000), then the server stopped. Prints each run, then `FIGURE` lines with the
 # median requests/s of each server and the ratios tier / counterpart.
 #
-# Before measuring: a fresh database `fastapi_baseline` with migrations/ applied and
-# 10,000 users, then check.py against tier-raw for each stack (exits 1 on a difference,
+# Before measuring: a fresh database `fastapi_baseline` (dropped at exit) with
+# migrations/ applied and 10,000 users, then check.py against tier-raw for each stack (exits 1 on a difference,
 # or if any run saw an error or a non-2xx answer).
 #
 # Usage: baseline/fastapi/measure.sh [ROUNDS (3)] [DURATION_S (10)]
@@ -46,7 +46,10 @@ stop_servers() {
     done
     pids=()
 }
-trap 'stop_servers; rm -rf "$work"' EXIT
+drop_database() {
+    psql -q "$admin_url" -c "DROP DATABASE IF EXISTS fastapi_baseline WITH (FORCE)" || true
+}
+trap 'stop_servers; drop_database; rm -rf "$work"' EXIT
 
 echo "seeding $rows users into fastapi_baseline"
 psql -q "$admin_url" -c "DROP DATABASE IF EXISTS fastapi_baseline WITH (FORCE)" \
