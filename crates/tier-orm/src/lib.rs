@@ -33,6 +33,7 @@ use users_api::config::{Config, DatabaseConfig, TierInfo, quote_identifier};
 use users_api::pool::{
     ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, MAX_LIFETIME, PING_IF_IDLE_FOR, STATEMENT_TIMEOUT,
 };
+use users_api::pooler;
 use users_api::schema::MIGRATIONS;
 use users_api::sqlstate::{MissingDatabase, PoolerCannotCreateDatabase, missing_database};
 
@@ -105,6 +106,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<OrmStore> {
         .connect_with(options)
         .await
         .context("connecting to the database")?;
+    ensure_statement_timeout(&pool, &config.database).await?;
     let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
 
     // ANCHOR: schema
@@ -127,6 +129,34 @@ pub async fn connect(config: &Config) -> anyhow::Result<OrmStore> {
     // ANCHOR_END: schema
 
     Ok(OrmStore::new(db))
+}
+
+/// Makes the statement timeout hold behind a pooler that dropped the start-up option:
+/// if a connection of `pool` does not have it, it becomes the role's default in this
+/// database (`users_api::pooler` says why there, and what it cannot cover). Simple
+/// queries only (`raw_sql`), nothing prepared.
+pub async fn ensure_statement_timeout(
+    pool: &sea_orm::sqlx::PgPool,
+    database: &DatabaseConfig,
+) -> anyhow::Result<()> {
+    let checking = "checking statement_timeout";
+    let mut connection = pool.acquire().await.context(checking)?;
+    let row = sea_orm::sqlx::raw_sql(sea_orm::sqlx::AssertSqlSafe(pooler::check_sql()))
+        .fetch_one(&mut *connection)
+        .await
+        .context(checking)?;
+    let answer: Option<String> = sea_orm::sqlx::Row::try_get(&row, 0).ok();
+    if pooler::timeout_in_force(answer.as_deref()).context(checking)? {
+        return Ok(());
+    }
+    sea_orm::sqlx::raw_sql(sea_orm::sqlx::AssertSqlSafe(pooler::role_default_sql(
+        database.name(),
+    )))
+    .execute(&mut *connection)
+    .await
+    .context("setting statement_timeout as the role's default")?;
+    pooler::log_role_default_set(database);
+    Ok(())
 }
 
 /// The driver's configuration: the URL, plus a statement timeout and an application

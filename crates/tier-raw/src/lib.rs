@@ -28,10 +28,11 @@ use anyhow::Context as _;
 use deadpool_postgres::Object;
 use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use secrecy::ExposeSecret;
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::{NoTls, SimpleQueryMessage};
 use users_api::config::{Config, DatabaseConfig, TierInfo, quote_identifier};
 use users_api::pool::{ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, MAX_LIFETIME, STATEMENT_TIMEOUT};
+use users_api::pooler;
 use users_api::schema::MIGRATIONS;
 use users_api::sqlstate::{MissingDatabase, PoolerCannotCreateDatabase, missing_database};
 
@@ -102,6 +103,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<RawStore> {
             .with_context(applying)?;
         transaction.commit().await.with_context(applying)?;
     }
+    ensure_statement_timeout(&client, &config.database).await?;
     drop(client);
     // ANCHOR_END: schema
 
@@ -140,6 +142,33 @@ pub(crate) fn driver_config(database: &DatabaseConfig) -> anyhow::Result<tokio_p
         .keepalives_retries(p::TCP_KEEPALIVE_RETRIES)
         .tcp_user_timeout(p::TCP_USER_TIMEOUT);
     Ok(pg_config)
+}
+
+/// Makes the statement timeout hold behind a pooler that dropped the start-up option:
+/// if this connection does not have it, it becomes the role's default in this database
+/// (`users_api::pooler` says why there, and what it cannot cover). Simple queries only.
+pub async fn ensure_statement_timeout(
+    client: &tokio_postgres::Client,
+    database: &DatabaseConfig,
+) -> anyhow::Result<()> {
+    let checking = "checking statement_timeout";
+    let messages = client
+        .simple_query(&pooler::check_sql())
+        .await
+        .context(checking)?;
+    let answer = messages.iter().find_map(|message| match message {
+        SimpleQueryMessage::Row(row) => row.get(0),
+        _ => None,
+    });
+    if pooler::timeout_in_force(answer).context(checking)? {
+        return Ok(());
+    }
+    client
+        .batch_execute(&pooler::role_default_sql(database.name()))
+        .await
+        .context("setting statement_timeout as the role's default")?;
+    pooler::log_role_default_set(database);
+    Ok(())
 }
 
 /// How long a connection left by a cut-off operation gets to prove itself idle and

@@ -31,6 +31,7 @@ use users_api::config::{Config, DatabaseConfig, TierInfo};
 use users_api::pool::{
     ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, MAX_LIFETIME, PING_IF_IDLE_FOR, STATEMENT_TIMEOUT,
 };
+use users_api::pooler;
 use users_api::schema::MIGRATIONS;
 use users_api::sqlstate::{MissingDatabase, PoolerCannotCreateDatabase, missing_database};
 
@@ -114,9 +115,38 @@ pub async fn connect(config: &Config) -> anyhow::Result<SqlxStore> {
             tx.commit().await.with_context(applying)?;
         }
     }
+    ensure_statement_timeout(&pool, &config.database).await?;
     // ANCHOR_END: schema
 
     Ok(SqlxStore::new(pool, config.prepared_statements))
+}
+
+/// Makes the statement timeout hold behind a pooler that dropped the start-up option:
+/// if a connection of `pool` does not have it, it becomes the role's default in this
+/// database (`users_api::pooler` says why there, and what it cannot cover). Simple
+/// queries only (`raw_sql`), nothing prepared.
+pub async fn ensure_statement_timeout(
+    pool: &sqlx::PgPool,
+    database: &DatabaseConfig,
+) -> anyhow::Result<()> {
+    let checking = "checking statement_timeout";
+    let mut connection = pool.acquire().await.context(checking)?;
+    let row = sqlx::raw_sql(sqlx::AssertSqlSafe(pooler::check_sql()))
+        .fetch_one(&mut *connection)
+        .await
+        .context(checking)?;
+    let answer: Option<String> = sqlx::Row::try_get(&row, 0).ok();
+    if pooler::timeout_in_force(answer.as_deref()).context(checking)? {
+        return Ok(());
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(pooler::role_default_sql(
+        database.name(),
+    )))
+    .execute(&mut *connection)
+    .await
+    .context("setting statement_timeout as the role's default")?;
+    pooler::log_role_default_set(database);
+    Ok(())
 }
 
 /// The driver's configuration: the URL, plus a statement timeout and an application

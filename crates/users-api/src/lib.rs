@@ -18,6 +18,7 @@
 //! * [`app`]: the router, `/openapi.json`, `/docs`, and the middleware stack.
 //! * [`config`]: environment and `.env` configuration; the password stays secret.
 //! * [`pool`]: the pool settings every tier shares (size, deadlines, idle check).
+//! * [`pooler`]: the statement timeout behind a pooler that drops start-up options.
 //! * [`server`]: `run_tier` (a tier's whole `main`), `serve` with graceful shutdown, and
 //!   its own accept loop (timeouts, a cap on connections).
 //! * [`schema`]: the SQL of `migrations/`, embedded for the tiers that apply it by hand.
@@ -32,6 +33,7 @@ pub mod error;
 pub mod extract;
 pub mod model;
 pub mod pool;
+pub mod pooler;
 pub mod privacy;
 pub mod routes;
 pub mod schema;
