@@ -3,7 +3,8 @@
 #   1. docker-compose.yml parses with the profile (`docker compose` v2, else Debian's
 #      docker-compose 1.29);
 #   2. deploy/haproxy/haproxy.cfg parses (`haproxy -c`);
-#   3. the same topology on loopback: PgBouncer from deploy/pgbouncer/pgbouncer.ini,
+#   3. the same topology on loopback: db-init's command, PgBouncer from
+#      deploy/pgbouncer/pgbouncer.ini,
 #      N replicas of a tier with the `api` service's environment from the compose
 #      file, HAProxy from haproxy.cfg (its DNS server-template swapped for the N
 #      loopback servers, the one thing Docker provides), then requests through HAProxy:
@@ -60,7 +61,7 @@ cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     psql -h $pg_host -p $pg_port -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true
-    rm -rf "$work"
+    if [ -n "${KEEP_WORK:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -72,8 +73,14 @@ for k, v in env.items():
     print(f"{k}={v}")')
 pool_size=$(sed -n 's/^default_pool_size = //p' deploy/pgbouncer/pgbouncer.ini)
 
-# db-init's job: PgBouncer cannot create the database.
-psql -h $pg_host -p $pg_port -U postgres -d postgres -qc "CREATE DATABASE $db"
+# db-init's own command from the compose file (PgBouncer cannot create the database;
+# the statement timeout becomes the role's default there), on our database name.
+db_init=$(printf '%s' "$config" | python3 -c '
+import sys, yaml
+print(yaml.safe_load(sys.stdin)["services"]["db-init"]["command"][2])')
+db_init=${db_init//users_course/$db}
+PGHOST=$pg_host PGPORT=$pg_port PGUSER=postgres sh -c "$db_init" > "$work/db-init.log" 2>&1 \
+    || { cat "$work/db-init.log" >&2; fail "db-init's command failed"; }
 
 # The template with the lines the tests' harness rewrites too.
 sed -e "s/^listen_addr = .*/listen_addr = 127.0.0.1/" \
