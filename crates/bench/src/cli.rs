@@ -20,7 +20,7 @@ pub mod database_url;
 mod tests;
 mod tier_spec;
 
-pub use tier_spec::{TierKind, TierLabel, TierSpec, Variant};
+pub use tier_spec::{Route, TierKind, TierLabel, TierSpec, UNNAMED, Variant};
 use tier_spec::{parse_env_pair, parse_variant};
 
 use crate::seed::Seeded;
@@ -104,6 +104,12 @@ pub struct Options {
     /// Connections of the soak's mixed load, kept under the tiers' MAX_IN_FLIGHT.
     #[arg(long, default_value_t = 16)]
     pub soak_connections: usize,
+    /// Two more rows per tier, in the same rounds: DB_PREPARED_STATEMENTS=false straight
+    /// to PostgreSQL, and the same through a PgBouncer (transaction mode, from
+    /// deploy/pgbouncer/pgbouncer.ini) that the bench starts; the report adds PostgreSQL's
+    /// and PgBouncer's CPU per request. Needs `pgbouncer` installed.
+    #[arg(long)]
+    pub pooler: bool,
 }
 
 /// Everything a run will do, with every default filled in.
@@ -149,6 +155,8 @@ pub struct Plan {
     pub soak: Option<Duration>,
     /// Connections of the soak's mixed load.
     pub soak_connections: usize,
+    /// `--pooler`: every tier also runs unnamed, direct and through PgBouncer.
+    pub pooler: bool,
 }
 
 impl Options {
@@ -237,12 +245,21 @@ impl Options {
                 (1..=60).contains(&self.soak_connections),
                 "--soak-connections must be between 1 and 60 (under MAX_IN_FLIGHT)"
             );
+            anyhow::ensure!(!self.pooler, "--pooler is for the benchmark, not --soak");
         }
         // The tiers are deduplicated above; a variant's label names its environment,
         // so the same label twice is the same variant given twice.
+        // With --pooler each tier brings its two other rows along, next to it.
         let tiers: Vec<TierSpec> = tiers
             .into_iter()
-            .map(TierKind::spec)
+            .flat_map(|kind| {
+                let [named, unnamed, pooled] = kind.pooler_rows();
+                if self.pooler {
+                    vec![named, unnamed, pooled]
+                } else {
+                    vec![named]
+                }
+            })
             .chain(self.variant.iter().map(Variant::spec))
             .collect();
         for (i, spec) in tiers.iter().enumerate() {
@@ -303,6 +320,7 @@ impl Options {
             drop_database: !self.keep_database,
             soak: self.soak.map(Duration::from_secs),
             soak_connections: self.soak_connections,
+            pooler: self.pooler,
         })
     }
 }

@@ -18,7 +18,10 @@
 //!   `generate_series`.
 //! * [`pgbench`]: the database's own ceilings for the `get` query.
 //! * [`tiers`]: building, starting and stopping a tier; its CPU time and peak RSS.
-//! * [`rounds`]: the timed rounds, one tier alive at a time, and where the CPU went.
+//! * [`pooler`]: where a tier row connects: the database, or a PgBouncer of its own
+//!   (`--pooler`).
+//! * [`rounds`]: the timed rounds, one tier alive at a time, and where the CPU went;
+//!   [`server_cpu`]: PostgreSQL's and PgBouncer's CPU, whole processes from `/proc`.
 //! * [`loadgen`]: the HTTP load generator (hyper, HDR histograms).
 //! * [`export`]: the `export` workload: whole exports, lines counted, the tier's
 //!   resident memory sampled while they stream.
@@ -37,11 +40,13 @@ pub mod export;
 pub mod loadgen;
 pub mod machine;
 pub mod pgbench;
+pub mod pooler;
 pub mod proxy;
 pub mod report;
 pub mod rounds;
 pub mod run;
 pub mod seed;
+pub mod server_cpu;
 pub mod soak;
 pub mod tiers;
 pub mod wire_cost;

@@ -7,6 +7,7 @@
 //! cargo run -p bench --release -- --rows 1000000 --workloads list-first,list-last --posts-per-user 0
 //! cargo run -p bench --release -- --rows 1000000 --workloads create,batch,export --posts-per-user 0
 //! cargo run -p bench --release -- --soak 600 --tiers raw,sqlx,orm   # 10 min per tier: soak.md
+//! cargo run -p bench --release -- --workloads get --tiers raw,sqlx --pooler  # + unnamed, + PgBouncer
 //! cargo run -p bench --release -- --help
 //! ```
 //!

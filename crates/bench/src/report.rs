@@ -9,6 +9,7 @@
 //! * `report/posts.rs`: posts with their authors against users, and why the gap;
 //! * `report/batch.rs`: batches against single creates, users written per second;
 //! * `report/export.rs`: the export's rows per second and memory growth;
+//! * `report/pooler.rs`: `--pooler`'s rows side by side: named, unnamed, PgBouncer;
 //! * `report/soak.rs`: the soak's samples, growth and targets (a report of its own);
 //! * `report/markdown.rs`: the Markdown, section by section;
 //! * `report/format.rs`: the table writer and number formats the Markdown uses;
@@ -31,6 +32,7 @@ mod files;
 pub(crate) mod fixtures;
 mod format;
 mod markdown;
+mod pooler;
 mod posts;
 mod soak;
 mod targets;
@@ -41,6 +43,7 @@ pub use export::{EXPORT_GROWTH_GOAL_MB, ExportCell, ExportRun, ExportSummary};
 pub use figures::{Cell, CellKey, RunFigures, Summary, median};
 pub use files::write_files;
 pub use format::thousands;
+pub use pooler::{PoolerRow, Setup, compare as compare_pooler};
 pub use posts::{PageCost, PostsGap};
 pub use soak::{SOAK_GROWTH_GOAL_PERCENT, SoakReport, SoakSample, SoakTier};
 pub use targets::Target;
@@ -111,6 +114,9 @@ pub struct Report {
     /// The exports, per tier in the plan's order (the `export` workload is not a request
     /// rate, so it is not among `results`).
     pub exports: Vec<ExportCell>,
+    /// `--pooler`: each tier named, unnamed and through PgBouncer, side by side (empty
+    /// without it).
+    pub pooler: Vec<PoolerRow>,
     /// pgbench's ceilings.
     pub pgbench: Ceilings,
     /// The course's targets, checked against this run.

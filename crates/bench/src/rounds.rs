@@ -4,8 +4,10 @@
 //! every workload (warm-up, then the measured window), and stopped. Only one tier is
 //! alive at a time, so it has the machine to itself; alternating the tiers round by
 //! round spreads any drift in machine speed over all of them. Each window also
-//! records where the CPU went: the tier, the database's server processes, the load
-//! generator (this process) and the whole machine.
+//! records where the CPU went: the tier, the database's server processes (those of
+//! the bench database, and every `postgres` process), PgBouncer for a pooled row
+//! (started with the tier, [`crate::pooler`]), the load generator (this process) and
+//! the whole machine.
 //!
 //! The `export` workload is not a request rate: in its turn, the tier streams one whole
 //! export to one client while its memory is watched ([`crate::export::measure`]).
@@ -18,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{Plan, TierLabel, TierSpec};
 use crate::loadgen::{self, Window};
+use crate::pooler::Upstream;
 use crate::report::{CellKey, ExportRun, RunFigures};
+use crate::server_cpu::ServerCpu;
 use crate::tiers::{self, TierProcess};
 use crate::workload::Workload;
 use crate::{export, seed};
@@ -49,8 +53,8 @@ pub async fn run_rounds(
             if rounds.broken.contains(&spec.label) {
                 continue;
             }
-            let tier = match TierProcess::start(spec, plan.bench_db.url(), &plan.env).await {
-                Ok(tier) => tier,
+            let started = match start(spec, plan).await {
+                Ok(started) => started,
                 Err(err) => {
                     eprintln!("bench: {err:#}");
                     rounds
@@ -60,10 +64,11 @@ pub async fn run_rounds(
                     continue;
                 }
             };
+            let (upstream, tier) = (&started.0, &started.1);
             for workload in &plan.workloads {
                 let key = CellKey::new(&spec.label, *workload);
                 if !workload.request_rate() {
-                    let run = export::measure(&tier, plan.rows, round).await;
+                    let run = export::measure(tier, plan.rows, round).await;
                     eprintln!(
                         "bench: round {round}/{} {:<22} {:<10} {:>8} rows/s  {:.1} MB/s  RSS {} -> peak {} MB{}",
                         plan.rounds,
@@ -80,7 +85,7 @@ pub async fn run_rounds(
                     rounds.exports.entry(key).or_default().push(run);
                     continue;
                 }
-                let figures = measure(db, &tier, *workload, plan, round).await?;
+                let figures = measure(db, tier, upstream, *workload, plan, round).await?;
                 eprintln!(
                     "bench: round {round}/{} {:<22} {:<10} {:>8} req/s  p50 {:.2} ms  p99 {:.2} ms  errors {}",
                     plan.rounds,
@@ -99,10 +104,30 @@ pub async fn run_rounds(
                     seed::tidy(db, plan.seeded()).await?;
                 }
             }
+            let (upstream, tier) = started;
             tier.stop().await?;
+            upstream.stop().await;
         }
     }
     Ok(rounds)
+}
+
+/// Starts `spec`'s upstream (a PgBouncer of its own for a pooled row), then the tier
+/// against it; a tier that fails to start behind PgBouncer says what PgBouncer logged.
+pub(crate) async fn start(spec: &TierSpec, plan: &Plan) -> anyhow::Result<(Upstream, TierProcess)> {
+    let upstream = Upstream::start(spec, &plan.bench_db, &plan.env).await?;
+    match TierProcess::start(spec, upstream.database().url(), &plan.env).await {
+        Ok(tier) => Ok((upstream, tier)),
+        Err(err) => {
+            let log = upstream.log_tail();
+            upstream.stop().await;
+            if log.is_empty() {
+                Err(err)
+            } else {
+                Err(err.context(format!("PgBouncer logged:\n{log}")))
+            }
+        }
+    }
 }
 
 /// One measured run: warm-up, then the window, sampling the tier's CPU time at both
@@ -110,6 +135,7 @@ pub async fn run_rounds(
 async fn measure(
     db: &tokio_postgres::Client,
     tier: &TierProcess,
+    upstream: &Upstream,
     workload: Workload,
     plan: &Plan,
     round: usize,
@@ -130,12 +156,18 @@ async fn measure(
     let sampler = async {
         tokio::time::sleep_until(window.start.into()).await;
         let backends_before = tiers::backend_cpu_times(db, database).await.ok();
+        let servers_before = ServerCpu::now();
         let before = sample();
         let started = Instant::now();
         tokio::time::sleep_until(window.end.into()).await;
         let after = sample();
         let elapsed = started.elapsed();
+        let servers_after = ServerCpu::now();
         let backends_after = tiers::backend_cpu_times(db, database).await.ok();
+        // PostgreSQL's processes, all of them, and PgBouncer's when there is one.
+        let servers = servers_before
+            .zip(servers_after)
+            .map(|(before, after)| before.until(&after));
         let delta = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
             (Some(a), Some(b)) => Some(b.saturating_sub(a).as_secs_f64() * 1000.0),
             _ => None,
@@ -151,6 +183,10 @@ async fn measure(
             machine_ms,
             busy_percent: machine_ms
                 .map(|ms| ms / (elapsed.as_secs_f64() * 1000.0 * cores) * 100.0),
+            postgres_ms: servers.map(|(postgres, _)| postgres),
+            pgbouncer_ms: servers
+                .filter(|_| upstream.pooled())
+                .map(|(_, pgbouncer)| pgbouncer),
         }
     };
     let (load, cpu) = tokio::join!(
@@ -183,6 +219,8 @@ async fn measure(
         db_cpu_ms: cpu.db_ms,
         machine_cpu_ms: cpu.machine_ms,
         machine_busy_percent: cpu.busy_percent,
+        postgres_cpu_ms: cpu.postgres_ms,
+        pgbouncer_cpu_ms: cpu.pgbouncer_ms,
     })
 }
 
@@ -198,4 +236,6 @@ struct CpuSplit {
     db_ms: Option<f64>,
     machine_ms: Option<f64>,
     busy_percent: Option<f64>,
+    postgres_ms: Option<f64>,
+    pgbouncer_ms: Option<f64>,
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use crate::cli::{Plan, TierSpec};
 use crate::loadgen::{self, Window};
+use crate::pooler::Upstream;
 use crate::proxy::{PerRequest, Proxy};
 use crate::report::CellKey;
 use crate::tiers::TierProcess;
@@ -67,10 +68,19 @@ async fn count_round_trips(
     plan: &Plan,
     db: &tokio_postgres::Client,
 ) -> anyhow::Result<Vec<(Workload, WireCost)>> {
-    let upstream = format!("{}:{}", plan.bench_db.host(), plan.bench_db.port());
-    let proxy = Proxy::start(upstream).await?;
-    let url = proxy.url_through(&plan.bench_db)?;
-    let tier = TierProcess::start(spec, &url, &plan.env).await?;
+    // Behind PgBouncer the proxy sits between the tier and PgBouncer: it counts the
+    // round trips the tier waits for, as it does for a direct row, each of which now
+    // crosses PgBouncer too (see `crate::pooler`).
+    let upstream = Upstream::start(spec, &plan.bench_db, &plan.env).await?;
+    let proxy = Proxy::start(upstream.address()).await?;
+    let url = proxy.url_through(upstream.database())?;
+    let tier = match TierProcess::start(spec, &url, &plan.env).await {
+        Ok(tier) => tier,
+        Err(err) => {
+            upstream.stop().await;
+            return Err(err);
+        }
+    };
     let requests = plan.round_trip_requests;
     // Enough warm-up to open the connections the pool keeps and prepare every statement.
     let warmup = (requests / 4).max(20);
@@ -103,8 +113,13 @@ async fn count_round_trips(
         let counts = proxy.snapshot().since(&before);
         anyhow::ensure!(
             failed == 0,
-            "{failed} of {requests} {} requests failed",
-            workload.name()
+            "{failed} of {requests} {} requests failed; the tier logged:\n{}{}",
+            workload.name(),
+            tier.log_tail(),
+            match upstream.log_tail() {
+                log if log.is_empty() => String::new(),
+                log => format!("\nPgBouncer logged:\n{log}"),
+            }
         );
         let sequential = PerRequest::new(&counts, requests);
         let under_load = if plan.round_trip_load.contains(workload) {
@@ -137,6 +152,7 @@ async fn count_round_trips(
     }
     tier.stop().await?;
     drop(proxy);
+    upstream.stop().await;
     Ok(out)
 }
 

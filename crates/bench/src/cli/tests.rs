@@ -138,3 +138,40 @@ fn a_soak_keeps_under_max_in_flight_and_needs_posts() {
     // Without --soak its connections are not checked: they are not used.
     assert!(plan(&["--soak-connections", "64"]).is_ok());
 }
+
+#[test]
+fn pooler_adds_an_unnamed_row_and_a_pgbouncer_row_next_to_each_tier() {
+    let plan = plan(&["--pooler", "--tiers", "raw,sqlx", "--workloads", "get"]).unwrap();
+    assert!(plan.pooler);
+    let rows: Vec<_> = plan
+        .tiers
+        .iter()
+        .map(|t| (t.label.as_str(), t.route, t.env.len()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("tier-raw", Route::Direct, 0),
+            ("tier-raw unnamed", Route::Direct, 1),
+            ("tier-raw via PgBouncer", Route::PgBouncer, 1),
+            ("tier-sqlx", Route::Direct, 0),
+            ("tier-sqlx unnamed", Route::Direct, 1),
+            ("tier-sqlx via PgBouncer", Route::PgBouncer, 1),
+        ]
+    );
+    let unnamed = ("DB_PREPARED_STATEMENTS".to_owned(), "false".to_owned());
+    assert_eq!(plan.tiers[1].env, std::slice::from_ref(&unnamed));
+    assert_eq!(plan.tiers[2].env, [unnamed]);
+    // The pipelined mode keeps its own environment, and adds the statements' after it.
+    let [_, unnamed, pooled] = TierKind::RawPipelined.pooler_rows();
+    assert_eq!(pooled.label, "tier-raw (pipelined) via PgBouncer");
+    assert_eq!(unnamed.env[0].0, "DB_PIPELINE");
+    assert_eq!(unnamed.env[1], (UNNAMED.0.to_owned(), UNNAMED.1.to_owned()));
+    // Without --pooler: one direct row per tier.
+    let plain = super::tests::plan(&["--tiers", "raw,sqlx"]).unwrap();
+    assert!(!plain.pooler);
+    assert!(plain.tiers.iter().all(|t| t.route == Route::Direct));
+    assert_eq!(plain.tiers.len(), 2);
+    // A soak does not go through the pooler.
+    assert!(super::tests::plan(&["--soak", "60", "--pooler"]).is_err());
+}

@@ -5,6 +5,11 @@
 //! A row's label is what the report prints and, with the workload, the key every
 //! result is filed under: two rows never share a label (`Options::plan` refuses a
 //! variant given twice), so a label names one row.
+//!
+//! `--pooler` adds two rows per tier ([`TierKind::pooler_rows`]): the tier with
+//! `DB_PREPARED_STATEMENTS=false` straight to PostgreSQL, and the same behind a
+//! PgBouncer ([`Route::PgBouncer`]). Three rows, two differences: named against unnamed
+//! statements, then direct against pooled, each measured on its own.
 
 use clap::ValueEnum;
 use serde::Serialize;
@@ -81,7 +86,24 @@ pub struct TierSpec {
     pub package: &'static str,
     /// Environment that makes this variant (on top of the bench's own).
     pub env: Vec<(String, String)>,
+    /// How it reaches PostgreSQL.
+    pub route: Route,
 }
+
+/// How a tier row reaches PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Route {
+    /// Straight to the server.
+    Direct,
+    /// Through a PgBouncer in transaction mode that the bench starts for it
+    /// (`crate::pooler`).
+    PgBouncer,
+}
+
+/// The environment that turns named (prepared) statements off, as API.md asks of a
+/// tier behind PgBouncer 1.18 in transaction mode.
+pub const UNNAMED: (&str, &str) = ("DB_PREPARED_STATEMENTS", "false");
 
 impl TierKind {
     /// Everything needed to run it.
@@ -104,7 +126,25 @@ impl TierKind {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            route: Route::Direct,
         }
+    }
+
+    /// The three rows `--pooler` measures of this tier, in the order they run: as it
+    /// is (named statements, direct), with unnamed statements (direct), and with
+    /// unnamed statements through PgBouncer. The first and second differ only in the
+    /// statements, the second and third only in the route.
+    pub fn pooler_rows(self) -> [TierSpec; 3] {
+        let named = self.spec();
+        let mut unnamed = self.spec();
+        unnamed.label = format!("{} unnamed", named.label).into();
+        unnamed
+            .env
+            .push((UNNAMED.0.to_owned(), UNNAMED.1.to_owned()));
+        let mut pooled = unnamed.clone();
+        pooled.label = format!("{} via PgBouncer", named.label).into();
+        pooled.route = Route::PgBouncer;
+        [named, unnamed, pooled]
     }
 }
 

@@ -164,6 +164,7 @@ impl Report {
         if !results.iter().any(|c| c.summary.peak_rss_bytes.is_some()) {
             notes.push("peak RSS could not be read from /proc (not Linux?)".into());
         }
+        let pooler = super::compare_pooler(&plan.tiers, &plan.workloads, &results);
         let mut report = Report {
             date: header.date,
             command_line: header.command_line,
@@ -172,6 +173,7 @@ impl Report {
             tiers,
             results,
             exports: export_cells,
+            pooler,
             pgbench: ceilings,
             targets: Vec::new(),
             notes,

@@ -68,6 +68,10 @@ pub struct RunFigures {
     pub machine_cpu_ms: Option<f64>,
     /// How busy the machine was: `machine_cpu_ms` over the window times the cores, %.
     pub machine_busy_percent: Option<f64>,
+    /// CPU time of every `postgres` process of the machine, ms (`crate::server_cpu`).
+    pub postgres_cpu_ms: Option<f64>,
+    /// CPU time of the row's own PgBouncer, ms (only for a row through PgBouncer).
+    pub pgbouncer_cpu_ms: Option<f64>,
 }
 
 impl RunFigures {
@@ -108,6 +112,10 @@ pub struct Summary {
     pub machine_cpu_ms_per_1k: Option<f64>,
     /// Median share of the machine's cores that were busy, %.
     pub machine_busy_percent: Option<f64>,
+    /// Median CPU ms of every `postgres` process per 1,000 requests (= µs per request).
+    pub postgres_cpu_ms_per_1k: Option<f64>,
+    /// Median PgBouncer CPU ms per 1,000 requests (= µs per request).
+    pub pgbouncer_cpu_ms_per_1k: Option<f64>,
 }
 
 impl Summary {
@@ -130,6 +138,8 @@ impl Summary {
             db_cpu_ms_per_1k: median_opt(&|r| per_1k(r.db_cpu_ms, r.requests)),
             machine_cpu_ms_per_1k: median_opt(&|r| per_1k(r.machine_cpu_ms, r.requests)),
             machine_busy_percent: median_opt(&|r| r.machine_busy_percent),
+            postgres_cpu_ms_per_1k: median_opt(&|r| per_1k(r.postgres_cpu_ms, r.requests)),
+            pgbouncer_cpu_ms_per_1k: median_opt(&|r| per_1k(r.pgbouncer_cpu_ms, r.requests)),
         }
     }
 }

@@ -26,6 +26,8 @@ pub(crate) fn run(round: usize, rps: f64, p50: f64) -> RunFigures {
         db_cpu_ms: Some(rps / 20.0),
         machine_cpu_ms: Some(rps / 4.0),
         machine_busy_percent: Some(90.0 + round as f64),
+        postgres_cpu_ms: Some(rps / 16.0),
+        pgbouncer_cpu_ms: None,
     }
 }
 
@@ -159,6 +161,7 @@ pub(crate) fn report() -> Report {
             cell("tier-sqlx", Workload::Batch, 120.0, 30.0),
         ],
         exports: exports(),
+        pooler: vec![],
         pgbench: Ceilings {
             version: Some("pgbench (PostgreSQL) 15.20".into()),
             note: None,
