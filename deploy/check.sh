@@ -9,7 +9,7 @@
 #      file, HAProxy from haproxy.cfg (its DNS server-template swapped for the N
 #      loopback servers, the one thing Docker provides), then requests through HAProxy:
 #      every answer 2xx, spread over every replica, PostgreSQL's sessions within
-#      PgBouncer's pool; then one replica more, started while the others run (what
+#      PgBouncer's pool, reads and deletes at once leaving exactly the right rows; then one replica more, started while the others run (what
 #      `--scale api=N+1` does), must serve within 20 s. Prints FIGURE lines.
 #
 #   deploy/check.sh [tier-raw|tier-sqlx|tier-orm] [replicas]
@@ -153,6 +153,29 @@ for batch in $(seq 1 $((requests / 4))); do
 done
 [ -f "$work/bad" ] && bad=$(wc -l < "$work/bad")
 
+# Right answers, not only right status codes: reads of the odd ids and deletes of the
+# even ids at once, 4 clients each. Afterwards every odd user must be there and no even
+# one: a statement bound to another request's statement (a GET running a DELETE) shows
+# here even when every answer was 2xx.
+psql_db() { psql -h $pg_host -p $pg_port -U postgres -d "$db" -Atc "$1"; }
+odd_before=$(psql_db "SELECT count(*) FROM users WHERE id % 2 = 1")
+mapfile -t odd < <(psql_db "SELECT id FROM users WHERE id % 2 = 1 ORDER BY id")
+mapfile -t even < <(psql_db "SELECT id FROM users WHERE id % 2 = 0 ORDER BY id")
+clients=()
+for w in 0 1 2 3; do
+    (for ((k = w; k < ${#odd[@]}; k += 4)); do
+        curl -s -o /dev/null "http://127.0.0.1:$lb_port/users/${odd[k]}"
+    done) &
+    clients+=($!)
+    (for ((k = w; k < ${#even[@]}; k += 4)); do
+        curl -s -o /dev/null -X DELETE "http://127.0.0.1:$lb_port/users/${even[k]}"
+    done) &
+    clients+=($!)
+done
+for client in "${clients[@]}"; do wait "$client" || true; done
+wrongly_deleted=$((odd_before - $(psql_db "SELECT count(*) FROM users WHERE id % 2 = 1")))
+not_deleted=$(psql_db "SELECT count(*) FROM users WHERE id % 2 = 0")
+
 # Scaling up while the others run (`--scale api=N+1`): one more replica starts against
 # the same PgBouncer, applies the schema again (idempotent) and serves, within 20 s.
 extra=$((replicas + 1))
@@ -168,10 +191,13 @@ done
 
 spread=$(curl -s "http://127.0.0.1:$stats_port/;csv" | awk -F, '$1 == "tiers" && $2 ~ /^api/ {printf "%s%s", sep, $8; sep="/"}')
 echo "FIGURE scale_check tier=$tier replicas=$replicas requests=$((requests * 2)) bad=$bad spread=$spread"
+echo "FIGURE scale_check reads=${#odd[@]} deletes=${#even[@]} users_deleted_by_reads=$wrongly_deleted users_left_by_deletes=$not_deleted"
 echo "FIGURE scale_check scaled_up_to=$extra serving=$scaled_up"
 echo "FIGURE scale_check max_server_sessions=$max_sessions pgbouncer_pool=$pool_size client_pools=$((replicas * $(sed -n 's/^DB_POOL_SIZE=//p' <<< "$api_env")))"
 
 [ "$bad" -eq 0 ] || { sort "$work/bad" | uniq -c >&2; grep -h ERROR "$work"/api*.log | tail -n 3 >&2; fail "$bad requests failed"; }
+[ "$wrongly_deleted" -eq 0 ] && [ "$not_deleted" -eq 0 ] \
+    || fail "$wrongly_deleted users deleted by GETs, $not_deleted left by DELETEs"
 [ "$max_sessions" -le "$pool_size" ] || fail "$max_sessions server sessions, more than PgBouncer's pool of $pool_size"
 awk -F/ '{for (i = 1; i <= NF; i++) if ($i == 0) exit 1}' <<< "$spread" || fail "a replica got no request: $spread"
 [ "$scaled_up" = yes ] || { tail -n 3 "$work/api$extra.log" >&2; fail "replica $extra, started later, did not serve within 20 s"; }
