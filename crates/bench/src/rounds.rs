@@ -5,7 +5,7 @@
 //! alive at a time, so it has the machine to itself; alternating the tiers round by
 //! round spreads any drift in machine speed over all of them. Each window also
 //! records where the CPU went: the tier, the database's server processes (those of
-//! the bench database, and every `postgres` process), PgBouncer for a pooled row
+//! the bench database, and every `postgres` process but other databases'), PgBouncer for a pooled row
 //! (started with the tier, [`crate::pooler`]), the load generator (this process) and
 //! the whole machine.
 //!
@@ -22,7 +22,7 @@ use crate::cli::{Plan, TierLabel, TierSpec};
 use crate::loadgen::{self, Window};
 use crate::pooler::Upstream;
 use crate::report::{CellKey, ExportRun, RunFigures};
-use crate::server_cpu::ServerCpu;
+use crate::server_cpu::{self, ServerCpu};
 use crate::tiers::{self, TierProcess};
 use crate::workload::Workload;
 use crate::{export, seed};
@@ -156,6 +156,7 @@ async fn measure(
     let sampler = async {
         tokio::time::sleep_until(window.start.into()).await;
         let backends_before = tiers::backend_cpu_times(db, database).await.ok();
+        let others_before = server_cpu::other_databases(db, database).await;
         let servers_before = ServerCpu::now();
         let before = sample();
         let started = Instant::now();
@@ -163,11 +164,17 @@ async fn measure(
         let after = sample();
         let elapsed = started.elapsed();
         let servers_after = ServerCpu::now();
+        let others_after = server_cpu::other_databases(db, database).await;
         let backends_after = tiers::backend_cpu_times(db, database).await.ok();
-        // PostgreSQL's processes, all of them, and PgBouncer's when there is one.
-        let servers = servers_before
-            .zip(servers_after)
-            .map(|(before, after)| before.until(&after));
+        // PostgreSQL's processes (but for other databases' backends), and PgBouncer's
+        // when there is one.
+        let servers = match (servers_before, servers_after, others_before, others_after) {
+            (Some(before), Some(after), Ok(mut others), Ok(later)) => {
+                others.extend(later);
+                Some(before.without(&others).until(&after.without(&others)))
+            }
+            _ => None,
+        };
         let delta = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
             (Some(a), Some(b)) => Some(b.saturating_sub(a).as_secs_f64() * 1000.0),
             _ => None,

@@ -7,6 +7,10 @@
 //! also the WAL writer, the checkpointer and the rest, which a request may wake. A
 //! PostgreSQL server on another machine is out of reach, and then there is no figure.
 //!
+//! Except one kind: a backend connected to *another* database ([`other_databases`],
+//! from `pg_stat_activity`) is someone else's work. On a shared development server
+//! that is other people's test suites, which would otherwise land in the figure whole.
+//!
 //! PgBouncer's own CPU is that of the `pgbouncer` processes descended from this one
 //! (the bench starts it under a small `sh`, `testkit::pgbouncer`), so a PgBouncer that
 //! someone else runs on the machine is not counted.
@@ -16,7 +20,7 @@
 //! window counts whole; one that ended inside it is lost (the pools keep their
 //! connections, so this is rare).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 /// One process, as `/proc/PID/stat` describes it.
@@ -52,6 +56,12 @@ impl ServerCpu {
         })
     }
 
+    /// The same without the processes in `pids` (see [`other_databases`]).
+    pub fn without(mut self, pids: &HashSet<u32>) -> Self {
+        self.postgres.retain(|pid, _| !pids.contains(pid));
+        self
+    }
+
     /// CPU ms spent between `self` and `later`: PostgreSQL's, and PgBouncer's.
     pub fn until(&self, later: &Self) -> (f64, f64) {
         (
@@ -59,6 +69,25 @@ impl ServerCpu {
             crate::tiers::backend_cpu_delta_ms(&self.pgbouncer, &later.pgbouncer),
         )
     }
+}
+
+/// The server processes that work for a database other than `database`: client
+/// backends, autovacuum workers and the like (the server's own background processes
+/// have no database, and stay counted).
+pub async fn other_databases(
+    client: &tokio_postgres::Client,
+    database: &str,
+) -> anyhow::Result<HashSet<u32>> {
+    let rows = client
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE datname IS NOT NULL AND datname <> $1",
+            &[&database],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| u32::try_from(row.get::<_, i32>(0)).ok())
+        .collect())
 }
 
 /// `/proc/PID/stat` parsed: pid (field 1), comm (2, in parentheses, may hold spaces
@@ -195,6 +224,11 @@ mod tests {
         };
         let (postgres, pgbouncer) = before.until(&after);
         assert!((postgres - 24.0).abs() < 1e-9, "{postgres}");
+        assert!((pgbouncer - 7.0).abs() < 1e-9, "{pgbouncer}");
+        // Another database's backend (1) is left out, PgBouncer is not touched.
+        let others = HashSet::from([1]);
+        let (postgres, pgbouncer) = before.without(&others).until(&after.without(&others));
+        assert!((postgres - 4.0).abs() < 1e-9, "{postgres}");
         assert!((pgbouncer - 7.0).abs() < 1e-9, "{pgbouncer}");
     }
 }

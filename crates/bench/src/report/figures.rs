@@ -68,7 +68,8 @@ pub struct RunFigures {
     pub machine_cpu_ms: Option<f64>,
     /// How busy the machine was: `machine_cpu_ms` over the window times the cores, %.
     pub machine_busy_percent: Option<f64>,
-    /// CPU time of every `postgres` process of the machine, ms (`crate::server_cpu`).
+    /// CPU time of every `postgres` process of the machine but the backends of other
+    /// databases, ms (`crate::server_cpu`).
     pub postgres_cpu_ms: Option<f64>,
     /// CPU time of the row's own PgBouncer, ms (only for a row through PgBouncer).
     pub pgbouncer_cpu_ms: Option<f64>,

@@ -71,7 +71,7 @@ pub struct PoolerRow {
     pub round_trips: Option<f64>,
     /// The tier's CPU per request, µs.
     pub tier_cpu_us: Option<f64>,
-    /// PostgreSQL's CPU per request (every `postgres` process), µs.
+    /// PostgreSQL's CPU per request (every `postgres` process but other databases'), µs.
     pub postgres_cpu_us: Option<f64>,
     /// PgBouncer's CPU per request, µs (its row only).
     pub pgbouncer_cpu_us: Option<f64>,
@@ -133,8 +133,9 @@ impl Report {
              started for the row with as many server connections as the tier's pool. \
              The first step is what unnamed statements cost, the second what the pooler \
              costs. PostgreSQL's CPU is that of every `postgres` process of the machine \
-             over the measured window (backends, WAL writer, checkpointer, ...), \
-             PgBouncer's that of its own process, both per request served. Round trips \
+             over the measured window (backends, WAL writer, checkpointer, ...) but the \
+             backends of other databases, PgBouncer's that of its own process, both per \
+             request served. Round trips \
              are counted by the proxy between the tier and what it connects to, \
              PgBouncer for the pooled row: the turns a request waits for, each of which \
              then crosses PgBouncer as well. PgBouncer shares the machine's cores with \
