@@ -43,11 +43,18 @@ pub fn check_sql() -> String {
 
 /// Makes [`STATEMENT_TIMEOUT`] the default of the connected role in `database`, and
 /// sets it on this session too (the server connection a pooler opened before the
-/// default existed). Several statements in one simple query.
+/// default existed). Several statements in one simple query, which PostgreSQL runs as
+/// one transaction.
+///
+/// The transaction first takes an advisory lock, held until it ends: replicas started
+/// together on a fresh database all find the timeout missing and all alter the same
+/// catalog row at once, and PostgreSQL refuses all but one ("tuple concurrently
+/// updated"), so the others would exit. With the lock they alter it one after another.
 pub fn role_default_sql(database: &str) -> String {
     let millis = STATEMENT_TIMEOUT.as_millis();
     format!(
-        "ALTER ROLE CURRENT_USER IN DATABASE {} SET statement_timeout = '{millis}ms'; \
+        "SELECT pg_advisory_xact_lock(hashtext('users_api.pooler.statement_timeout')); \
+         ALTER ROLE CURRENT_USER IN DATABASE {} SET statement_timeout = '{millis}ms'; \
          SET statement_timeout = '{millis}ms'",
         quote_identifier(database)
     )
@@ -87,8 +94,9 @@ mod tests {
             check_sql()
         );
         let sql = role_default_sql("odd\"name");
+        assert!(sql.starts_with("SELECT pg_advisory_xact_lock("), "{sql}");
         assert!(
-            sql.starts_with("ALTER ROLE CURRENT_USER IN DATABASE \"odd\"\"name\" SET"),
+            sql.contains("; ALTER ROLE CURRENT_USER IN DATABASE \"odd\"\"name\" SET"),
             "{sql}"
         );
         assert!(sql.ends_with("SET statement_timeout = '4000ms'"), "{sql}");
