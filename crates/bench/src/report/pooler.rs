@@ -264,6 +264,16 @@ mod tests {
             .flat_map(TierKind::pooler_rows)
             .collect();
         report.pooler = compare(&tiers, &[Workload::Get, Workload::List], &results);
+        report.tiers = results
+            .iter()
+            .map(|c| crate::report::TierFacts {
+                label: c.tier.clone(),
+                package: "tier-raw".into(),
+                env: vec![],
+                store_lines: None,
+                binary_bytes: None,
+            })
+            .collect();
         report.results = results;
         report
     }
@@ -294,6 +304,22 @@ mod tests {
         let mut md = String::new();
         fixtures::report().pooler_section(&mut md);
         assert_eq!(md, "");
+        // The extra rows keep their measured targets, not the ones they did not measure.
+        let mut report = report;
+        report.check_targets();
+        let of = |row: &str| {
+            report
+                .targets
+                .iter()
+                .filter(|t| t.name.starts_with(&format!("{row}: ")))
+                .map(|t| t.value.is_some())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(of("tier-raw unnamed"), [true], "peak RSS only");
+        assert!(
+            of("tier-raw").len() > 1,
+            "the named row keeps all of its own"
+        );
     }
 
     #[test]

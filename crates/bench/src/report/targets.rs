@@ -158,6 +158,17 @@ impl Report {
         }
         targets.extend(self.batch_targets());
         targets.extend(self.export_targets());
+        // `--pooler`'s unnamed and PgBouncer rows are there for their own comparison:
+        // a per-tier target they did not measure would only repeat the named row's.
+        let extra_rows: Vec<String> = self
+            .pooler
+            .iter()
+            .filter(|row| row.setup != super::Setup::DirectNamed)
+            .map(|row| format!("{}: ", row.row))
+            .collect();
+        targets.retain(|t| {
+            t.value.is_some() || !extra_rows.iter().any(|prefix| t.name.starts_with(prefix))
+        });
         self.targets = targets;
     }
 }
