@@ -54,6 +54,13 @@ const LIST_SQL: &str = "SELECT id, name, email, created_at FROM users \
 /// Like [`connect`], but reads go through `config.pipeline.clients` shared, pipelined
 /// clients (`DB_PIPELINE=true`). Writes still use the pool.
 pub async fn connect_pipelined(config: &Config) -> anyhow::Result<PipelinedStore> {
+    // `Config::from_env` refuses the combination (exit 2); this guards other callers.
+    if !config.prepared_statements {
+        anyhow::bail!(
+            "DB_PREPARED_STATEMENTS=false: the pipelined mode cannot send unnamed statements \
+             (its shared clients keep theirs prepared for their life)"
+        );
+    }
     let pooled = connect(config).await?;
     let clients = config.pipeline.clients;
     let store = PipelinedStore::new(pooled, driver_config(&config.database)?, clients);
