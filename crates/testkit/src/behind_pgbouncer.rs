@@ -12,7 +12,10 @@
 //!   through PgBouncer with `DB_PREPARED_STATEMENTS=false`, as API.md asks;
 //! * [`prepared_statements_break_behind_pgbouncer`]: the lesson, with the setting on;
 //! * [`missing_database_exits_1_behind_pgbouncer`]: a server pointed through PgBouncer
-//!   at a database that does not exist exits 1 at once, saying so.
+//!   at a database that does not exist exits 1 at once, saying so;
+//! * [`concurrency::concurrent_clients_get_their_own_answers`]: 16 clients at once, each
+//!   answer checked, since one request at a time never sees a statement split across
+//!   server connections.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -26,6 +29,8 @@ use crate::db::admin_client;
 use crate::pgbouncer::{CONFORMANCE_POOL_SIZE, PgBouncer, config_through, database_through};
 use crate::process::{NotListening, TierBinary, TierProcess};
 use crate::{TestDb, admin_database, conformance, init_test_logging, suite};
+
+pub mod concurrency;
 
 /// How long a tier may take to start, or to exit at start-up.
 const START_WITHIN: Duration = Duration::from_secs(20);
@@ -56,6 +61,14 @@ where
         "missing_database_exits_1_behind_pgbouncer",
         move || on_runtime(missing_database_exits_1_behind_pgbouncer(binary, port)),
     ));
+    trials.push(Trial::test(
+        "concurrent_clients_get_their_own_answers",
+        move || {
+            on_runtime(concurrency::concurrent_clients_get_their_own_answers(
+                through,
+            ))
+        },
+    ));
     let conclusion = libtest_mimic::run(&arguments, trials);
     if let Some(pgbouncer) = &pgbouncer
         && conclusion.has_failed()
@@ -83,30 +96,32 @@ fn on_runtime(case: impl Future<Output = ()>) -> Result<(), libtest_mimic::Faile
 /// The lesson: with `DB_PREPARED_STATEMENTS=true` (every tier's default, and each
 /// library's own), a tier behind PgBouncer in transaction mode fails.
 ///
-/// Each library prepares a statement under a name (`s0`, `s1`, ... for tokio-postgres,
-/// `sqlx_s_1`, ... per connection for sqlx, under SeaORM too) and keeps it in a cache
-/// of its connection, to skip parsing next time. But in transaction mode the tier's
-/// connection is not PostgreSQL's: PgBouncer lends a server connection for one
-/// transaction (one statement outside a transaction), then takes it back. So:
+/// Each library prepares a statement under a name (`s0`, `s1`, ... across the process
+/// for tokio-postgres; `sqlx_s_1`, ... per connection for sqlx, under SeaORM too) and
+/// keeps it in a cache of its connection, to skip parsing next time. But in transaction
+/// mode the tier's connection is not PostgreSQL's: PgBouncer lends a server connection
+/// for one transaction (one statement outside a transaction), then takes it back, and
+/// the next statement may run on another server connection, which never saw the name.
 ///
-/// * sqlx (tier-sqlx, tier-orm) does not even start. Its names restart at `sqlx_s_1`
-///   on every new connection, and the connections it opens at start-up one after the
-///   other (the pool's, the migrations') land on the same server connection, which
-///   still holds the first one's statements: `prepared statement "sqlx_s_1" already
-///   exists` (SQLSTATE 42P05), and the server exits 1.
-/// * tokio-postgres (tier-raw) numbers its names across the process, so they never
-///   collide; it starts, and fails a later request. With one tier connection
-///   (`DB_POOL_SIZE=1`), this sequence always does it: `GET /users/1` prepares the
-///   lookup on the server connection PgBouncer lends it; the test then opens a
-///   transaction through PgBouncer and holds it, and gets that very server connection
-///   (PgBouncer lends idle ones last in, first out); the next `GET /users/1` binds the
-///   cached name on another server connection, which never saw it: `prepared
-///   statement "s2" does not exist` (SQLSTATE 26000), answered 500 and logged by
-///   SQLSTATE (never the driver's text, which may quote values).
+/// With one tier connection (`DB_POOL_SIZE=1`) this sequence always shows it, in every
+/// tier: `GET /users/1` prepares the lookup on the server connection PgBouncer lends
+/// it; the test then opens a transaction through PgBouncer and holds it, and gets that
+/// very server connection (PgBouncer lends idle ones last in, first out); the next
+/// `GET /users/1` binds the cached name on another server connection: `prepared
+/// statement "s2" does not exist` (SQLSTATE 26000), answered 500 and logged by SQLSTATE
+/// (never the driver's text, which may quote values).
+///
+/// sqlx's names restart at `sqlx_s_1` on every connection, so two of its connections
+/// that prepared on one server connection collide instead: `prepared statement
+/// "sqlx_s_1" already exists` (SQLSTATE 42P05). tier-sqlx met that in its migrations,
+/// at start-up, and exited 1, in a build of the morning this test was written; the
+/// start-up has changed since, and the test accepts that outcome too, asserting its
+/// error.
 ///
 /// PgBouncer 1.21 tracks named statements itself (`max_prepared_statements`); Debian's
-/// 1.18 cannot. With the setting off the same run serves 404 twice: each statement is
-/// sent unnamed, parsed and run before one Sync, so nothing is left to find later.
+/// 1.18 cannot. With the setting off the same run serves 404 twice: every statement is
+/// sent unnamed (sqlx, whose Parse and Bind take a Sync each, within a transaction of
+/// its own), so nothing is left on a server connection to be found later.
 pub async fn prepared_statements_break_behind_pgbouncer(binary: TierBinary, port: u16) {
     let db = TestDb::create().await;
     let through = database_through(&db.config().database, port);

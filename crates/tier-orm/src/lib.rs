@@ -10,6 +10,8 @@
 //!   pool, and applies every file of `migrations/`, in order.
 //! * [`store`]: the operations of the API, on users and on their posts, as ORM calls,
 //!   and the mapping of errors.
+//! * `statements`: the connection the store's ORM calls run on, whose statements are
+//!   prepared and kept, or unnamed, each in a transaction (`DB_PREPARED_STATEMENTS=false`).
 //! * [`entity`]: the `users` and `posts` tables as SeaORM entities, related to each
 //!   other, in `sea-orm-cli`'s format.
 //! * `main.rs`: the binary, one call to `users_api::run_tier`.
@@ -19,6 +21,7 @@
 //! libraries make different.
 
 pub mod entity;
+mod statements;
 pub mod store;
 
 use anyhow::Context as _;
@@ -45,7 +48,7 @@ pub const TIER: TierInfo = TierInfo {
     default_port: 3003,
     default_pool_size: DEFAULT_POOL_SIZE,
     has_pipeline: false,
-    has_unnamed_statements: false,
+    has_unnamed_statements: true,
 };
 
 // ANCHOR: connect
@@ -58,19 +61,6 @@ pub const TIER: TierInfo = TierInfo {
 /// (`from_sqlx_postgres_pool`): the same pool SeaORM would build, and no value holding
 /// the URL ever enters a span.
 pub async fn connect(config: &Config) -> anyhow::Result<OrmStore> {
-    // `DB_PREPARED_STATEMENTS=false` cannot be honoured: SeaORM 2.0 runs every statement
-    // as `sqlx::query_with(..)` on its own connection (`driver/sqlx_postgres.rs`), so
-    // sqlx names it, and no option of ours reaches the query to say otherwise
-    // (tier-sqlx's `statements.rs` shows how sqlx can be told, per query). sqlx's
-    // `statement_cache_capacity(0)` would only stop caching: every statement still
-    // named, and never closed. `Config::from_env` refuses it (exit 2); this guards
-    // every other caller.
-    if !config.prepared_statements {
-        anyhow::bail!(
-            "DB_PREPARED_STATEMENTS=false: tier-orm cannot send unnamed statements \
-             (SeaORM has sqlx name every statement)"
-        );
-    }
     let options = driver_config(config)?;
     ensure_database(&config.database).await?;
 
@@ -128,7 +118,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<OrmStore> {
     }
     // ANCHOR_END: schema
 
-    Ok(OrmStore::new(db))
+    Ok(OrmStore::new(db, config.prepared_statements))
 }
 
 /// Makes the statement timeout hold behind a pooler that dropped the start-up option:

@@ -3,10 +3,11 @@
 //! Each operation is a chain of method calls on an entity (`User::find()`,
 //! `.filter(...)`, `ActiveModel::insert`) that SeaORM turns into a statement with bound
 //! parameters and runs on its `sqlx` pool, so statements are prepared once per
-//! connection and cached, as in tier II. Rows come back as the entity's `Model`, which
-//! we map onto the API's `UserRead` and `PostRead`. Column names and types are checked
-//! by the compiler against the entity, and the entity against the schema by a test: the
-//! query text itself is SeaORM's business, which is this tier's convenience and its cost.
+//! connection and cached, as in tier II (or sent unnamed, each in a transaction, with
+//! `DB_PREPARED_STATEMENTS=false`: see `statements.rs`, which the calls run on). Rows
+//! come back as the entity's `Model`, which we map onto the API's `UserRead` and
+//! `PostRead`. Column names and types are checked by the compiler against the entity,
+//! and the entity against the schema by a test: the query text is SeaORM's business.
 //!
 //! Posts show the ORM's relations: a post's author comes with it through the relation
 //! declared in `entity/post.rs` (`find_both_related(User)`, one join), never through
@@ -16,9 +17,9 @@ use async_stream::try_stream;
 use futures::TryStreamExt;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    AccessMode, ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, IntoActiveModel, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, RuntimeErr,
-    SelectExt, Set, SqlErr, TransactionTrait,
+    AccessMode, ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
+    IntoActiveModel, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, RuntimeErr, SelectExt,
+    Set, SqlErr,
 };
 use users_api::sqlstate;
 use users_api::store::EXPORT_BATCH_ROWS;
@@ -29,16 +30,19 @@ use users_api::{
 
 use crate::entity::prelude::{Post, User};
 use crate::entity::{post, user};
+use crate::statements::{Db, Txn};
 
 /// The users table, through SeaORM's connection (a `sqlx` pool underneath).
 #[derive(Clone)]
 pub struct OrmStore {
-    db: DatabaseConnection,
+    db: Db,
 }
 
 impl OrmStore {
-    /// Wraps a connection. Statement logging (`LOG_SQL`) is part of its connect options.
-    pub fn new(db: DatabaseConnection) -> Self {
+    /// Wraps a connection. Statement logging (`LOG_SQL`) is part of its connect options;
+    /// with `prepared_statements` false, every statement is sent unnamed.
+    pub fn new(db: DatabaseConnection, prepared_statements: bool) -> Self {
+        let db = Db::new(db, prepared_statements);
         Self { db }
     }
 }
@@ -220,10 +224,9 @@ impl UserStore for OrmStore {
 
     // ANCHOR: create_post
     async fn create_post(&self, user_id: i64, post: &PostCreate) -> StoreResult<Option<PostRead>> {
-        // One INSERT ... RETURNING, as for a user. We do not look the author up first:
-        // that would be a second statement, and racy (the user may be deleted between
-        // the look-up and the insert). The foreign key decides, at the moment of the
-        // insert, and its violation is our "no such user".
+        // One INSERT ... RETURNING, as for a user. No look-up of the author first: a
+        // second statement, and racy (the user may be deleted in between). The foreign
+        // key decides, at the insert, and its violation is our "no such user".
         let inserted = post::ActiveModel {
             user_id: Set(user_id),
             title: Set(post.title().to_owned()),
@@ -356,28 +359,26 @@ impl UserStore for OrmStore {
 }
 
 // ANCHOR: begin_cancel_safe
-/// Begins a transaction (`db.begin_with_config`) in a task of its own, so that
-/// dropping the caller's future cannot leave a connection in a transaction nobody
-/// rolls back.
+/// Begins a transaction (`db.begin_with_config`: SeaORM's, or an unnamed one) in a
+/// task of its own, so that dropping the caller's future cannot leave a connection in
+/// a transaction nobody rolls back.
 ///
 /// The trap, in sqlx-postgres 0.9.0's `transaction.rs` (SeaORM calls its `begin`):
-/// the transaction depth is raised only once BEGIN's answer is back, and the
-/// rollback on drop (sqlx's guard, and SeaORM's `Drop for DatabaseTransaction`, via
-/// `start_rollback`) is queued only when that depth is above 0. A future dropped
-/// while BEGIN is in flight leaves the server in a transaction sqlx does not know
-/// of, and the pool lends the connection out like that (transact-rs/sqlx#4393,
-/// fixed upstream after 0.9.0).
+/// the transaction depth is raised only once BEGIN's answer is back, and the rollback
+/// on drop (sqlx's guard, and SeaORM's `Drop for DatabaseTransaction`, via
+/// `start_rollback`) is queued only when that depth is above 0. A future dropped while
+/// BEGIN is in flight leaves the server in a transaction sqlx does not know of, and the
+/// pool lends the connection out like that (transact-rs/sqlx#4393, fixed after 0.9.0).
 ///
-/// A spawned task is not dropped with our future: it runs `begin` to the end, and
-/// if nobody awaits the `JoinHandle` any more, tokio drops the task's output, the
-/// `DatabaseTransaction`. That drop, as at every later await of the callers, queues
-/// a ROLLBACK; the connection goes back to the pool, whose `return_to_pool` ping
-/// sends it before the connection is lent again. The cost: a task per transaction.
+/// A spawned task is not dropped with our future: it runs `begin` to the end, and if
+/// nobody awaits the `JoinHandle` any more, tokio drops the task's output, the
+/// transaction, whose drop queues a ROLLBACK, as at every later await of the callers;
+/// the pool's `return_to_pool` ping sends it. The cost: a task per transaction.
 async fn begin_cancel_safe(
-    db: &DatabaseConnection,
+    db: &Db,
     isolation: Option<IsolationLevel>,
     access: Option<AccessMode>,
-) -> StoreResult<DatabaseTransaction> {
+) -> StoreResult<Txn> {
     let db = db.clone();
     tokio::spawn(async move { db.begin_with_config(isolation, access).await })
         .await

@@ -55,7 +55,7 @@ pub struct TierInfo {
     /// Asking another tier for it is a configuration error, not a silent no-op.
     pub has_pipeline: bool,
     /// Whether the tier can send every statement unnamed (`DB_PREPARED_STATEMENTS=false`):
-    /// not tier-orm, whose SeaORM has sqlx name every statement. Asking a tier that
+    /// all three do now (tier-orm through its own `ConnectionTrait`). Asking a tier that
     /// cannot is a configuration error, like `DB_PIPELINE`.
     pub has_unnamed_statements: bool,
 }

@@ -19,7 +19,8 @@
 //!   response: each request is given a moment to settle before it is counted.
 //!
 //! A tier whose library cannot send unnamed statements must refuse the setting at
-//! start-up with an error that says so (tier-orm); the case then checks that.
+//! start-up with an error that says so; the case then checks that. (All three tiers
+//! send them now; tier-orm runs SeaORM's statements on a `ConnectionTrait` of its own.)
 //!
 //! Requests are counted after every pooled connection is open; start-up (the
 //! migrations, which a pooler sees too) is counted apart, and must be unnamed as well.
@@ -198,8 +199,8 @@ where
     S: UserStore,
     C: AsyncFnOnce(&Config) -> anyhow::Result<S> + Copy,
 {
-    // A tier whose library cannot do it refuses the setting at start-up, saying so
-    // (tier-orm: see its lib.rs); that refusal is what is checked then.
+    // A tier whose library cannot do it refuses the setting at start-up, saying so;
+    // that refusal is what is checked then.
     let db = TestDb::create().await;
     let off = Config {
         prepared_statements: false,
