@@ -88,11 +88,11 @@ impl UserStore for OrmStore {
     // ANCHOR: update
     async fn update(&self, id: i64, changes: &UserUpdate) -> StoreResult<Option<UserRead>> {
         // The ORM way, as with SQLAlchemy's `session.get(User, id)`, set attributes,
-        // `commit()`: load the row, change the fields, save. That is two round trips
-        // where the raw tier's single `UPDATE ... RETURNING` does both. The UPDATE
-        // sets only the fields marked `Set`, so two requests changing different
-        // fields of one user do not overwrite each other.
-        let Some(model) = User::find_by_id(id).one(&self.db).await.map_err(db_error)? else {
+        // `commit()`: load the row, change the fields, save: two statements where the raw
+        // tier's `UPDATE ... RETURNING` is one (unnamed, in one transaction: `operation`).
+        // The UPDATE sets only the fields marked `Set`: no lost update of other fields.
+        let db = self.db.operation().await.map_err(db_error)?;
+        let Some(model) = User::find_by_id(id).one(&db).await.map_err(db_error)? else {
             return Ok(None);
         };
         let mut active = model.into_active_model();
@@ -102,8 +102,11 @@ impl UserStore for OrmStore {
         if let Some(email) = changes.email() {
             active.email = Set(email.to_owned());
         }
-        match active.update(&self.db).await {
-            Ok(model) => Ok(Some(user_from_model(model))),
+        match active.update(&db).await {
+            Ok(model) => {
+                db.finish().await.map_err(db_error)?;
+                Ok(Some(user_from_model(model)))
+            }
             // Another request deleted the row between our SELECT and our UPDATE.
             Err(DbErr::RecordNotUpdated) => Ok(None),
             Err(err) => Err(db_error(err)),
@@ -114,8 +117,7 @@ impl UserStore for OrmStore {
     // ANCHOR: delete
     async fn delete(&self, id: i64) -> StoreResult<bool> {
         // One DELETE: the user's posts go with it through the foreign key's ON DELETE
-        // CASCADE, inside the database. SeaORM's `on_delete` in the entity only
-        // describes that; the ORM does not delete the posts itself.
+        // CASCADE, in the database (the entity's `on_delete` only describes that).
         let deleted = User::delete_by_id(id)
             .exec(&self.db)
             .await
@@ -183,9 +185,8 @@ impl UserStore for OrmStore {
         // * in `commit`: a ROLLBACK is queued after the COMMIT (a warning, if any).
         Box::pin(try_stream! {
             let batch_rows = u64::try_from(EXPORT_BATCH_ROWS).map_err(StoreError::internal)?;
-            // REPEATABLE READ: every statement sees the snapshot of the first, so
-            // the batches make one consistent export. SeaORM sets it and READ ONLY
-            // with one more statement after BEGIN, `SET TRANSACTION ...`.
+            // REPEATABLE READ: every statement sees the snapshot of the first, so the
+            // batches make one consistent export (SeaORM: `SET TRANSACTION` after BEGIN).
             let txn = begin_cancel_safe(
                 &db,
                 Some(IsolationLevel::RepeatableRead),
@@ -253,28 +254,28 @@ impl UserStore for OrmStore {
         // `WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3`: a range scan of the
         // index on (user_id, id). We could reach the posts through the user
         // (`user.find_related(Post)`), but that needs the user's `Model` first: a query
-        // to load it, on every request. Filtering on the foreign key column is the
-        // same list in one statement.
+        // to load it, on every request. The foreign key column is one statement.
+        let db = self.db.operation().await.map_err(db_error)?;
         let models = Post::find()
             .filter(post::Column::UserId.eq(user_id))
             .filter(post::Column::Id.gt(page.after_id))
             .order_by_asc(post::Column::Id)
             .limit(limit)
-            .all(&self.db)
+            .all(&db)
             .await
             .map_err(db_error)?;
-        // An empty page means "no user" or "no posts (after `after_id`)". Only then do
-        // we ask, with a second statement: `SelectExt::exists` sends `SELECT 1 FROM
-        // users WHERE id = $1` and reads no columns.
+        // An empty page: no user, or no posts after `after_id`? Only then a second
+        // statement: `SelectExt::exists` sends `SELECT 1 FROM users WHERE id = $1`.
         if models.is_empty() {
             let user_exists = User::find_by_id(user_id)
-                .exists(&self.db)
+                .exists(&db)
                 .await
                 .map_err(db_error)?;
             if !user_exists {
                 return Ok(None);
             }
         }
+        db.finish().await.map_err(db_error)?;
         Ok(Some(models.into_iter().map(post_from_model).collect()))
     }
     // ANCHOR_END: list_user_posts
@@ -370,10 +371,9 @@ impl UserStore for OrmStore {
 /// BEGIN is in flight leaves the server in a transaction sqlx does not know of, and the
 /// pool lends the connection out like that (transact-rs/sqlx#4393, fixed after 0.9.0).
 ///
-/// A spawned task is not dropped with our future: it runs `begin` to the end, and if
-/// nobody awaits the `JoinHandle` any more, tokio drops the task's output, the
-/// transaction, whose drop queues a ROLLBACK, as at every later await of the callers;
-/// the pool's `return_to_pool` ping sends it. The cost: a task per transaction.
+/// A spawned task is not dropped with our future: it runs `begin` to the end, then its
+/// output, the transaction, is dropped if nobody awaits it, which queues a ROLLBACK
+/// that the pool's ping sends. The cost: a task per transaction.
 async fn begin_cancel_safe(
     db: &Db,
     isolation: Option<IsolationLevel>,
