@@ -15,7 +15,10 @@
 //!   at a database that does not exist exits 1 at once, saying so;
 //! * [`concurrency::concurrent_clients_get_their_own_answers`]: 16 clients at once, each
 //!   answer checked, since one request at a time never sees a statement split across
-//!   server connections.
+//!   server connections;
+//! * [`timeout::statement_timeout_holds_behind_pgbouncer`]: a statement blocked on a
+//!   lock is ended by the server's statement timeout, which PgBouncer's dropping of
+//!   start-up options would otherwise have lost.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -31,12 +34,13 @@ use crate::process::{NotListening, TierBinary, TierProcess};
 use crate::{TestDb, admin_database, conformance, init_test_logging, suite};
 
 pub mod concurrency;
+pub mod timeout;
 
 /// How long a tier may take to start, or to exit at start-up.
 const START_WITHIN: Duration = Duration::from_secs(20);
 
-/// Runs the conformance suite against a tier behind PgBouncer, plus the two cases of
-/// this module. `binary` is the tier's binary (`env!("CARGO_BIN_EXE_<name>")`).
+/// Runs the conformance suite against a tier behind PgBouncer, plus the cases of this
+/// module and its submodules. `binary` is the tier's binary (`env!("CARGO_BIN_EXE_<name>")`).
 pub fn run_conformance_through_pgbouncer<S, C>(connect: C, binary: &'static str) -> ExitCode
 where
     S: UserStore,
@@ -68,6 +72,10 @@ where
                 through,
             ))
         },
+    ));
+    trials.push(Trial::test(
+        "statement_timeout_holds_behind_pgbouncer",
+        move || on_runtime(timeout::statement_timeout_holds_behind_pgbouncer(through)),
     ));
     let conclusion = libtest_mimic::run(&arguments, trials);
     if let Some(pgbouncer) = &pgbouncer
