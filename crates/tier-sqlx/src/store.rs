@@ -33,7 +33,7 @@ use users_api::{
 /// The users and posts tables, through a `sqlx` pool of PostgreSQL connections.
 #[derive(Clone)]
 pub struct SqlxStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
     /// `DB_PREPARED_STATEMENTS`: may sqlx name and keep statements (`self.on(...)`)?
     pub(crate) prepared_statements: bool,
 }
@@ -258,6 +258,7 @@ impl UserStore for SqlxStore {
         page: Page,
     ) -> StoreResult<Option<Vec<PostRead>>> {
         // The page is a range scan of the index `posts_user_id_id_idx (user_id, id)`.
+        let mut db = self.operation().await.map_err(db_error)?;
         let posts = sqlx::query_as!(
             PostRead,
             "SELECT id, user_id, title, body, created_at FROM posts \
@@ -266,23 +267,23 @@ impl UserStore for SqlxStore {
             page.after_id,
             page.limit,
         )
-        .fetch_all(self.on(&self.pool))
+        .fetch_all(&mut db)
         .await
         .map_err(db_error)?;
-        if !posts.is_empty() {
-            // A post of this user exists, so the user does: one statement is enough.
-            return Ok(Some(posts));
+        // An empty page means "no posts here" or "no such user" (404): only then does a
+        // second statement, in the same `operation`, tell them apart. `query_scalar!` of
+        // the `NOT NULL` primary key gives an `i64`, and `fetch_optional` an `Option` of
+        // it: no row, no user. (`SELECT EXISTS (...)` would read as well, but sqlx cannot
+        // know that an expression is never NULL and would hand us an `Option<bool>`.)
+        if posts.is_empty() {
+            let author = sqlx::query_scalar!("SELECT id FROM users WHERE id = $1", user_id)
+                .fetch_optional(&mut db)
+                .await
+                .map_err(db_error)?;
+            let Some(_) = author else { return Ok(None) };
         }
-        // An empty page means "no posts here" or "no such user" (404): a second
-        // statement tells them apart. `query_scalar!` of the `NOT NULL` primary key gives
-        // an `i64`, and `fetch_optional` an `Option` of it: no row, no user. (`SELECT
-        // EXISTS (...)` would read as well, but sqlx cannot know that an expression is
-        // never NULL and would hand us an `Option<bool>`.)
-        let author = sqlx::query_scalar!("SELECT id FROM users WHERE id = $1", user_id)
-            .fetch_optional(self.on(&self.pool))
-            .await
-            .map_err(db_error)?;
-        Ok(author.map(|_| posts))
+        db.finish().await.map_err(db_error)?;
+        Ok(Some(posts))
     }
     // ANCHOR_END: list_user_posts
 
