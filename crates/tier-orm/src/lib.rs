@@ -201,8 +201,7 @@ async fn ensure_database(database: &DatabaseConfig) -> anyhow::Result<()> {
     };
     let missing = err
         .as_database_error()
-        .zip(err.as_database_error().and_then(|db| db.code()))
-        .and_then(|(db, code)| missing_database(&code, db.message()));
+        .and_then(|db| missing_database(&db.code()?, db.message()));
     match missing {
         Some(MissingDatabase::OnServer) => {}
         Some(MissingDatabase::BehindPooler) => {
