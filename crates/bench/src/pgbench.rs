@@ -57,6 +57,11 @@ pub struct Ceiling {
     /// CPU time of the whole machine (pgbench, the database, anything else) per 1,000
     /// queries, ms: what a query costs when nothing but the database works on it.
     pub machine_cpu_ms_per_1k: Option<f64>,
+    /// CPU time of every `postgres` process per 1,000 queries, ms: the database's part
+    /// of `machine_cpu_ms_per_1k`; the rest is pgbench itself (and anything else awake).
+    /// Backends of other databases count too: the ceilings run before any tier starts,
+    /// on a machine the run asks to be quiet.
+    pub postgres_cpu_ms_per_1k: Option<f64>,
 }
 
 /// pgbench's ceilings, or why there are none.
@@ -225,6 +230,7 @@ pub async fn run(
     // (a server that never answers the connection, say).
     let limit = Duration::from_secs(seconds + 60);
     let busy_before = crate::tiers::machine_busy_time().ok();
+    let servers_before = crate::server_cpu::ServerCpu::now();
     let output = tokio::time::timeout(limit, command.output())
         .await
         .context("pgbench did not finish")?
@@ -232,6 +238,9 @@ pub async fn run(
     let busy = busy_before
         .zip(crate::tiers::machine_busy_time().ok())
         .map(|(before, after)| after.saturating_sub(before).as_secs_f64() * 1000.0);
+    let postgres = servers_before
+        .zip(crate::server_cpu::ServerCpu::now())
+        .map(|(before, after)| before.until(&after).0);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     anyhow::ensure!(
@@ -242,6 +251,8 @@ pub async fn run(
     );
     let summary =
         parse(&stdout).with_context(|| format!("no tps in pgbench's output: {stdout}"))?;
+    // Queries answered in the run, what the CPU times are divided by.
+    let queries = summary.tps * queries_per_transaction as f64 * seconds.max(1) as f64;
     Ok(Ceiling {
         mode,
         clients,
@@ -252,9 +263,8 @@ pub async fn run(
         failed: summary.failed,
         command: format!("pgbench {}", args.join(" ")),
         // pgbench's connection set-up is in there too: a few ms among seconds.
-        machine_cpu_ms_per_1k: busy.map(|ms| {
-            ms * 1000.0 / (summary.tps * queries_per_transaction as f64 * seconds.max(1) as f64)
-        }),
+        machine_cpu_ms_per_1k: busy.map(|ms| ms * 1000.0 / queries),
+        postgres_cpu_ms_per_1k: postgres.map(|ms| ms * 1000.0 / queries),
     })
 }
 

@@ -6,6 +6,7 @@
 //! * `report/figures.rs`: per-run figures, medians over rounds, the cells and their key;
 //! * `report/assemble.rs`: the report as a function of the measured results;
 //! * `report/targets.rs`: the course's targets, checked against the results;
+//! * `report/explain.rs`: why a missed throughput target is missed, part by part;
 //! * `report/posts.rs`: posts with their authors against users, and why the gap;
 //! * `report/batch.rs`: batches against single creates, users written per second;
 //! * `report/export.rs`: the export's rows per second and memory growth;
@@ -25,6 +26,7 @@ use crate::workload::Workload;
 
 mod assemble;
 mod batch;
+mod explain;
 mod export;
 mod figures;
 mod files;
@@ -39,6 +41,7 @@ mod targets;
 
 pub use assemble::{Header, Measurements};
 pub use batch::{BATCH_TO_CREATE_GOAL, BatchGain};
+pub use explain::Explanation;
 pub use export::{EXPORT_GROWTH_GOAL_MB, ExportCell, ExportRun, ExportSummary};
 pub use figures::{Cell, CellKey, RunFigures, Summary, median};
 pub use files::write_files;
@@ -121,6 +124,8 @@ pub struct Report {
     pub pgbench: Ceilings,
     /// The course's targets, checked against this run.
     pub targets: Vec<Target>,
+    /// Why each missed throughput target was missed, from this run's CPU figures.
+    pub explanations: Vec<Explanation>,
     /// Warnings gathered during the run.
     pub notes: Vec<String>,
     /// Wall-clock seconds the whole run took.

@@ -176,6 +176,7 @@ impl Report {
             pooler,
             pgbench: ceilings,
             targets: Vec::new(),
+            explanations: Vec::new(),
             notes,
             elapsed_s: 0.0,
         };

@@ -72,25 +72,25 @@ impl Report {
         targets.push(at_least(
             "get: tier-raw req/s / pgbench prepared tps",
             ratio(get_rps("tier-raw"), pgbench),
-            0.6,
+            0.85,
             true,
         ));
         targets.push(at_least(
             "get: tier-sqlx / tier-raw req/s",
             ratio(get_rps("tier-sqlx"), get_rps("tier-raw")),
-            0.75,
+            0.8,
             false,
         ));
         targets.push(at_least(
             "get: tier-orm / tier-raw req/s",
             ratio(get_rps("tier-orm"), get_rps("tier-raw")),
-            0.7,
+            0.75,
             false,
         ));
         targets.push(at_least(
             "get: tier-raw (pipelined) req/s / pgbench prepared tps",
             ratio(get_rps("tier-raw (pipelined)"), pgbench),
-            1.2,
+            1.4,
             true,
         ));
         for tier in &self.tiers {
@@ -170,6 +170,7 @@ impl Report {
             t.value.is_some() || !extra_rows.iter().any(|prefix| t.name.starts_with(prefix))
         });
         self.targets = targets;
+        self.explanations = self.explain_missed();
     }
 }
 
@@ -183,7 +184,7 @@ mod tests {
         let find = |name: &str| report.targets.iter().find(|t| t.name == name).unwrap();
         let raw = find("get: tier-raw req/s / pgbench prepared tps");
         assert_eq!(raw.value, Some(20_000.0 / 32_000.0));
-        assert_eq!(raw.met, Some(true));
+        assert_eq!(raw.met, Some(false), "0.63 is under the 0.85 of issue #14");
         let sqlx = find("get: tier-sqlx / tier-raw req/s");
         assert_eq!(sqlx.met, Some(false));
         let orm = find("get: tier-orm / tier-raw req/s");
