@@ -37,10 +37,12 @@ use crate::workload::Workload;
 mod client;
 mod requests;
 mod result;
+mod wire;
 
-pub use client::{Answer, Connection, connect, send, send_answer, status_of};
+pub use client::{HyperConnection, connect_hyper};
 pub use requests::{PAGE, RequestSpec, Rng, request_for, unique_tag};
 pub use result::{LoadResult, Window, new_histogram};
+pub use wire::{Answer, Connection, connect, send, send_answer, status_of};
 
 /// The longest one request may take before it counts as an error. The API promises
 /// an answer (503 at worst) within 5 s of waiting for a connection.
@@ -92,8 +94,8 @@ async fn connection_loop(
     let mut seq = 0;
     while Instant::now() < window.end {
         let connection = match sender.as_mut() {
-            Some(connection) => connection,
-            None => match connect(addr).await {
+            Some(connection) if !connection.is_closed() => connection,
+            _ => match connect(addr).await {
                 Ok(connection) => sender.insert(connection),
                 Err(err) => {
                     result.note_error(Instant::now(), &window, format!("connect: {err}"));
@@ -103,12 +105,16 @@ async fn connection_loop(
             },
         };
         seq += 1;
-        let spec = request_for(workload, &mut rng, seeded, &tag, conn, seq);
+        let next = if workload == Workload::Get {
+            Next::User(rng.range(1, seeded.users))
+        } else {
+            Next::Spec(request_for(workload, &mut rng, seeded, &tag, conn, seq))
+        };
         let started = Instant::now();
-        let outcome = tokio::time::timeout(REQUEST_TIMEOUT, send(connection, addr, &spec)).await;
+        let outcome = tokio::time::timeout(REQUEST_TIMEOUT, next.send(connection, addr)).await;
         let done = Instant::now();
         match outcome {
-            Ok(Ok(status)) if status == spec.expected => {
+            Ok(Ok(status)) if status == next.expected() => {
                 if done >= window.start && done < window.end {
                     result.requests += 1;
                     let micros = (done - started).as_micros().min(u128::from(u64::MAX)) as u64;
@@ -116,28 +122,61 @@ async fn connection_loop(
                 }
             }
             Ok(Ok(status)) => {
-                let what = format!("{} {} answered {status}", spec.method, spec.path);
+                let what = format!("{} answered {status}", next.describe());
                 result.note_error(done, &window, what);
             }
             Ok(Err(err)) => {
                 sender = None;
-                result.note_error(
-                    done,
-                    &window,
-                    format!("{} {}: {err}", spec.method, spec.path),
-                );
+                result.note_error(done, &window, format!("{}: {err}", next.describe()));
             }
             Err(_) => {
                 sender = None;
-                let what = format!(
-                    "{} {}: no answer within {REQUEST_TIMEOUT:?}",
-                    spec.method, spec.path
-                );
+                let what = format!("{}: no answer within {REQUEST_TIMEOUT:?}", next.describe());
                 result.note_error(done, &window, what);
             }
         }
     }
     result
+}
+
+/// The next request of a closed loop.
+enum Next {
+    /// `GET /users/{id}`, the `get` workload (the one compared with wrk): its path is
+    /// formatted straight into the connection's buffer, so it allocates nothing.
+    User(u64),
+    /// Any other request, built by [`request_for`].
+    Spec(RequestSpec),
+}
+
+impl Next {
+    /// Sends the request and reads the whole response; returns the status.
+    async fn send(&self, connection: &mut Connection, addr: SocketAddr) -> anyhow::Result<u16> {
+        match self {
+            Next::User(id) => {
+                // Two statements: `format_args!`'s temporaries must be gone before
+                // the `.await`, or the task would not be `Send`.
+                let answer = connection.get(format_args!("/users/{id}"));
+                answer.await
+            }
+            Next::Spec(spec) => send(connection, addr, spec).await,
+        }
+    }
+
+    /// The status of a successful answer.
+    fn expected(&self) -> u16 {
+        match self {
+            Next::User(_) => 200,
+            Next::Spec(spec) => spec.expected,
+        }
+    }
+
+    /// `METHOD path`, for an error's description.
+    fn describe(&self) -> String {
+        match self {
+            Next::User(id) => format!("GET /users/{id}"),
+            Next::Spec(spec) => format!("{} {}", spec.method, spec.path),
+        }
+    }
 }
 
 /// Sends `count` requests of `workload` one after the other on one connection (for
