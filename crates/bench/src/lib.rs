@@ -22,7 +22,9 @@
 //!   (`--pooler`).
 //! * [`rounds`]: the timed rounds, one tier alive at a time, and where the CPU went;
 //!   [`server_cpu`]: PostgreSQL's and PgBouncer's CPU, whole processes from `/proc`.
-//! * [`loadgen`]: the HTTP load generator (hyper, HDR histograms).
+//! * [`loadgen`]: the HTTP load generator (HTTP/1.1 written on the socket, parsed by
+//!   httparse; HDR histograms).
+//! * [`wrk`]: wrk run in the same rounds, its output parsed, its CPU time read.
 //! * [`export`]: the `export` workload: whole exports, lines counted, the tier's
 //!   resident memory sampled while they stream.
 //! * [`wire_cost`]: each tier behind the counting proxy: round trips per request.
@@ -51,3 +53,4 @@ pub mod soak;
 pub mod tiers;
 pub mod wire_cost;
 pub mod workload;
+pub mod wrk;

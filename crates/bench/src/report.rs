@@ -5,6 +5,7 @@
 //!
 //! * `report/figures.rs`: per-run figures, medians over rounds, the cells and their key;
 //! * `report/assemble.rs`: the report as a function of the measured results;
+//! * `report/generators.rs`: the bench's load generator against wrk, same rounds;
 //! * `report/targets.rs`: the course's targets, checked against the results;
 //! * `report/explain.rs`: why a missed throughput target is missed, part by part;
 //! * `report/posts.rs`: posts with their authors against users, and why the gap;
@@ -33,6 +34,7 @@ mod files;
 #[cfg(test)]
 pub(crate) mod fixtures;
 mod format;
+mod generators;
 mod markdown;
 mod pooler;
 mod posts;
@@ -46,6 +48,7 @@ pub use export::{EXPORT_GROWTH_GOAL_MB, ExportCell, ExportRun, ExportSummary};
 pub use figures::{Cell, CellKey, RunFigures, Summary, median};
 pub use files::write_files;
 pub use format::thousands;
+pub use generators::{GENERATORS_GOAL_PERCENT, GeneratorRatio, GeneratorRow, Generators};
 pub use pooler::{PoolerRow, Setup, compare as compare_pooler};
 pub use posts::{PageCost, PostsGap};
 pub use soak::{SOAK_GROWTH_GOAL_PERCENT, SoakReport, SoakSample, SoakTier};
@@ -122,6 +125,8 @@ pub struct Report {
     pub pooler: Vec<PoolerRow>,
     /// pgbench's ceilings.
     pub pgbench: Ceilings,
+    /// The bench's generator against wrk (`None` before it is compared).
+    pub generators: Option<Generators>,
     /// The course's targets, checked against this run.
     pub targets: Vec<Target>,
     /// Why each missed throughput target was missed, from this run's CPU figures.
