@@ -110,6 +110,17 @@ pub struct Options {
     /// and PgBouncer's CPU per request. Needs `pgbouncer` installed.
     #[arg(long)]
     pub pooler: bool,
+    /// After each tier's closed-loop `get` in a round, drive the same tier at fixed rates
+    /// (`--open-loop-levels` of the req/s it just measured), latencies counted from when
+    /// each request was due: tails free of coordinated omission [default: on; --quick: off].
+    #[arg(long, conflicts_with = "no_open_loop")]
+    pub open_loop: bool,
+    /// Leave the open-loop runs out of the full run.
+    #[arg(long)]
+    pub no_open_loop: bool,
+    /// The open loop's rates, in percent of the tier's closed-loop `get` req/s.
+    #[arg(long, value_delimiter = ',', default_value = "50,80")]
+    pub open_loop_levels: Vec<u32>,
 }
 
 /// Everything a run will do, with every default filled in.
@@ -157,6 +168,9 @@ pub struct Plan {
     pub soak_connections: usize,
     /// `--pooler`: every tier also runs unnamed, direct and through PgBouncer.
     pub pooler: bool,
+    /// `--open-loop`: the open loop's rates after each closed-loop `get`, in percent of
+    /// its req/s (empty: no open loop; `crate::tails`).
+    pub open_loop_levels: Vec<u32>,
 }
 
 impl Options {
@@ -277,6 +291,7 @@ impl Options {
             !self.bench_database.is_empty() && self.bench_database != "postgres",
             "--bench-database must name a database of its own (it is dropped at every run)"
         );
+        let open_loop_levels = self.open_loop_levels(quick, &workloads)?;
         // Each costs a 1.3 s window per tier; --quick keeps the one that matters most.
         let round_trip_load = if quick {
             workloads
@@ -321,7 +336,30 @@ impl Options {
             soak: self.soak.map(Duration::from_secs),
             soak_connections: self.soak_connections,
             pooler: self.pooler,
+            open_loop_levels,
         })
+    }
+
+    /// The open loop's levels: on in the full run, off in `--quick`, either way as
+    /// asked; it needs the `get` workload, whose rate it takes a share of.
+    fn open_loop_levels(&self, quick: bool, workloads: &[Workload]) -> anyhow::Result<Vec<u32>> {
+        let on = self.open_loop || (!quick && !self.no_open_loop);
+        if !on || self.soak.is_some() {
+            return Ok(Vec::new());
+        }
+        if !workloads.contains(&Workload::Get) {
+            anyhow::ensure!(
+                !self.open_loop,
+                "--open-loop drives get at a share of its measured rate: add get to --workloads"
+            );
+            return Ok(Vec::new());
+        }
+        let levels = dedup(self.open_loop_levels.clone());
+        anyhow::ensure!(
+            !levels.is_empty() && levels.iter().all(|l| (1..=100).contains(l)),
+            "--open-loop-levels are percentages from 1 to 100"
+        );
+        Ok(levels)
     }
 }
 

@@ -22,7 +22,8 @@
 //!   (`--pooler`).
 //! * [`rounds`]: the timed rounds, one tier alive at a time, and where the CPU went;
 //!   [`server_cpu`]: PostgreSQL's and PgBouncer's CPU, whole processes from `/proc`.
-//! * [`loadgen`]: the HTTP load generator (hyper, HDR histograms).
+//! * [`loadgen`]: the HTTP load generator (hyper, HDR histograms), closed loop and
+//!   open loop (a fixed rate); [`tails`]: the open-loop runs after each tier's `get`.
 //! * [`export`]: the `export` workload: whole exports, lines counted, the tier's
 //!   resident memory sampled while they stream.
 //! * [`wire_cost`]: each tier behind the counting proxy: round trips per request.
@@ -48,6 +49,7 @@ pub mod run;
 pub mod seed;
 pub mod server_cpu;
 pub mod soak;
+pub mod tails;
 pub mod tiers;
 pub mod wire_cost;
 pub mod workload;

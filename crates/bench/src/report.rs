@@ -10,6 +10,7 @@
 //! * `report/posts.rs`: posts with their authors against users, and why the gap;
 //! * `report/batch.rs`: batches against single creates, users written per second;
 //! * `report/export.rs`: the export's rows per second and memory growth;
+//! * `report/open_loop.rs`: tails at a fixed rate (open loop) against the closed loop's;
 //! * `report/pooler.rs`: `--pooler`'s rows side by side: named, unnamed, PgBouncer;
 //! * `report/soak.rs`: the soak's samples, growth and targets (a report of its own);
 //! * `report/markdown.rs`: the Markdown, section by section;
@@ -34,6 +35,7 @@ mod files;
 pub(crate) mod fixtures;
 mod format;
 mod markdown;
+mod open_loop;
 mod pooler;
 mod posts;
 mod soak;
@@ -46,6 +48,7 @@ pub use export::{EXPORT_GROWTH_GOAL_MB, ExportCell, ExportRun, ExportSummary};
 pub use figures::{Cell, CellKey, RunFigures, Summary, median};
 pub use files::write_files;
 pub use format::thousands;
+pub use open_loop::{TailCell, TailRun};
 pub use pooler::{PoolerRow, Setup, compare as compare_pooler};
 pub use posts::{PageCost, PostsGap};
 pub use soak::{SOAK_GROWTH_GOAL_PERCENT, SoakReport, SoakSample, SoakTier};
@@ -114,6 +117,10 @@ pub struct Report {
     /// one the tiers in the order they ran (the order of every table). Look a cell up
     /// by name with [`Report::cell`].
     pub results: Vec<Cell>,
+    /// `--open-loop`: per tier and level, the fixed-rate runs after the closed-loop
+    /// `get` (left out of the JSON when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tails: Vec<TailCell>,
     /// The exports, per tier in the plan's order (the `export` workload is not a request
     /// rate, so it is not among `results`).
     pub exports: Vec<ExportCell>,

@@ -9,6 +9,9 @@
 //! (started with the tier, [`crate::pooler`]), the load generator (this process) and
 //! the whole machine.
 //!
+//! With `--open-loop`, a tier's `get` is followed by the same tier driven at fixed
+//! rates ([`tails::after_get`]).
+//!
 //! The `export` workload is not a request rate: in its turn, the tier streams one whole
 //! export to one client while its memory is watched ([`crate::export::measure`]).
 //!
@@ -21,11 +24,11 @@ use std::time::{Duration, Instant};
 use crate::cli::{Plan, TierLabel, TierSpec};
 use crate::loadgen::{self, Window};
 use crate::pooler::Upstream;
-use crate::report::{CellKey, ExportRun, RunFigures};
+use crate::report::{CellKey, ExportRun, RunFigures, TailRun};
 use crate::server_cpu::{self, ServerCpu};
 use crate::tiers::{self, TierProcess};
 use crate::workload::Workload;
-use crate::{export, seed};
+use crate::{export, seed, tails};
 
 /// What the rounds measured.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +37,8 @@ pub struct Rounds {
     pub runs: BTreeMap<CellKey, Vec<RunFigures>>,
     /// Every round's export, per tier (filed under the `export` workload).
     pub exports: BTreeMap<CellKey, Vec<ExportRun>>,
+    /// Every round's open-loop runs after the closed-loop `get` ([`tails`]).
+    pub tails: Vec<TailRun>,
     /// Tiers that did not start, in the order they failed; left out of later rounds.
     pub broken: Vec<TierLabel>,
     /// Why each of them was left out.
@@ -99,7 +104,12 @@ pub async fn run_rounds(
                 for sample in &figures.error_samples {
                     eprintln!("bench:   error: {sample}");
                 }
+                let get_rps = (*workload == Workload::Get).then_some(figures.rps);
                 rounds.runs.entry(key).or_default().push(figures);
+                if let Some(rps) = get_rps {
+                    let runs = tails::after_get(tier, plan, round, &spec.label, rps).await;
+                    rounds.tails.extend(runs);
+                }
                 if workload.writes() {
                     seed::tidy(db, plan.seeded()).await?;
                 }

@@ -11,7 +11,8 @@
 //!    through every workload (warm-up, then the measured window), and stopped. Only
 //!    one tier is alive at a time, so it has the machine to itself; alternating the
 //!    tiers round by round spreads any drift in machine speed over all of them
-//!    ([`rounds::run_rounds`]);
+//!    ([`rounds::run_rounds`]); with `--open-loop` (on by default), each tier's
+//!    `get` is followed by fixed-rate runs at shares of its req/s ([`crate::tails`]);
 //! 5. each tier is started once more behind the counting proxy, and a few hundred
 //!    sequential requests per workload give the protocol messages and round trips
 //!    one request costs ([`wire_cost::count_all`]);
@@ -126,6 +127,7 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
     let measured = Measurements {
         runs: rounds.runs,
         exports: rounds.exports,
+        tails: rounds.tails,
         wire_costs: wire_costs.per_cell,
         ceilings,
         tiers: tier_specs.iter().map(TierFacts::of).collect(),

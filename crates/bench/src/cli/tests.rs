@@ -175,3 +175,29 @@ fn pooler_adds_an_unnamed_row_and_a_pgbouncer_row_next_to_each_tier() {
     // A soak does not go through the pooler.
     assert!(super::tests::plan(&["--soak", "60", "--pooler"]).is_err());
 }
+
+#[test]
+fn the_open_loop_is_on_in_the_full_run_off_in_quick_and_needs_get() {
+    assert_eq!(plan(&[]).unwrap().open_loop_levels, [50, 80]);
+    assert!(
+        plan(&["--no-open-loop"])
+            .unwrap()
+            .open_loop_levels
+            .is_empty()
+    );
+    assert!(plan(&["--quick"]).unwrap().open_loop_levels.is_empty());
+    let asked = plan(&["--quick", "--open-loop", "--open-loop-levels", "80,30,80"]).unwrap();
+    assert_eq!(asked.open_loop_levels, [80, 30]);
+    // Without get, the full run just leaves it out; asked for, it says why not.
+    assert!(
+        plan(&["--workloads", "list"])
+            .unwrap()
+            .open_loop_levels
+            .is_empty()
+    );
+    let err = plan(&["--open-loop", "--workloads", "list"]).unwrap_err();
+    assert!(err.to_string().contains("add get"), "{err}");
+    assert!(plan(&["--open-loop-levels", "0,50"]).is_err());
+    assert!(plan(&["--open-loop-levels", "120"]).is_err());
+    assert!(plan(&["--open-loop", "--no-open-loop"]).is_err());
+}

@@ -1,7 +1,8 @@
 //! The report as Markdown: what goes to stdout and into `report.md`.
 //!
 //! One method per section, in the order they appear: the header (machine, load,
-//! settings), the results, where the CPU goes, pgbench's ceilings, the tiers, what a
+//! settings), the results, tails at a fixed rate (`report/open_loop.rs`), where the
+//! CPU goes, pgbench's ceilings, the tiers, what a
 //! request costs on the wire, posts against users (`report/posts.rs`), batches against
 //! creates (`report/batch.rs`), the export (`report/export.rs`), `--pooler`'s rows
 //! side by side (`report/pooler.rs`), the course's targets,
@@ -23,6 +24,7 @@ impl Report {
         let mut md = String::new();
         self.header_section(&mut md);
         self.results_section(&mut md);
+        self.tails_section(&mut md);
         self.cpu_section(&mut md);
         self.ceilings_section(&mut md);
         self.tiers_section(&mut md);
