@@ -55,10 +55,10 @@ impl TierFacts {
     pub fn of(spec: &TierSpec) -> Self {
         Self {
             label: spec.label.clone(),
-            package: spec.package.to_owned(),
+            package: spec.package().unwrap_or("baseline/fastapi").to_owned(),
             env: spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-            store_lines: tiers::store_lines(spec.package),
-            binary_bytes: tiers::binary_size(spec.package),
+            store_lines: spec.package().and_then(tiers::store_lines),
+            binary_bytes: spec.package().and_then(tiers::binary_size),
         }
     }
 }
@@ -165,6 +165,7 @@ impl Report {
             notes.push("peak RSS could not be read from /proc (not Linux?)".into());
         }
         let pooler = super::compare_pooler(&plan.tiers, &plan.workloads, &results);
+        let fastapi = super::compare_fastapi(&results);
         let mut report = Report {
             date: header.date,
             command_line: header.command_line,
@@ -174,6 +175,7 @@ impl Report {
             results,
             exports: export_cells,
             pooler,
+            fastapi,
             pgbench: ceilings,
             targets: Vec::new(),
             explanations: Vec::new(),

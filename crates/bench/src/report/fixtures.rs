@@ -162,6 +162,7 @@ pub(crate) fn report() -> Report {
         ],
         exports: exports(),
         pooler: vec![],
+        fastapi: vec![],
         pgbench: Ceilings {
             version: Some("pgbench (PostgreSQL) 15.20".into()),
             note: None,
