@@ -260,7 +260,11 @@ impl TierProcess {
     /// A FastAPI stack's workers must exit too: what is left of its process group
     /// after a few seconds is killed, and said so.
     pub async fn stop(mut self) -> anyhow::Result<()> {
-        let tree = fastapi::tree_now(self.pid());
+        // The stack's processes, listed while they are all there.
+        let tree = match self.group {
+            Some(_) => fastapi::tree_now(self.pid()),
+            None => Vec::new(),
+        };
         self.process
             .stop(STOP_TIMEOUT)
             .await
