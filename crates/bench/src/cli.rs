@@ -5,7 +5,7 @@
 //! under a minute on a 2-core machine. An option given explicitly always wins over
 //! both, so `--quick --workloads get` is a quick run of `get` alone.
 //!
-//! The tier rows (`--tiers`, `--variant`) are built in `cli/tier_spec.rs` ([`TierSpec`]);
+//! The tier rows (`--tiers`, `--variant`, `--fastapi`) are built in `cli/tier_spec.rs` ([`TierSpec`]);
 //! where the database URL comes from is decided in [`database_url`] alone.
 
 use std::path::PathBuf;
@@ -20,7 +20,7 @@ pub mod database_url;
 mod tests;
 mod tier_spec;
 
-pub use tier_spec::{Route, TierKind, TierLabel, TierSpec, UNNAMED, Variant};
+pub use tier_spec::{Route, Server, Stack, TierKind, TierLabel, TierSpec, UNNAMED, Variant};
 use tier_spec::{parse_env_pair, parse_variant};
 
 use crate::seed::Seeded;
@@ -121,6 +121,13 @@ pub struct Options {
     /// The open loop's rates, in percent of the tier's closed-loop `get` req/s.
     #[arg(long, value_delimiter = ',', default_value = "50,80")]
     pub open_loop_levels: Vec<u32>,
+    /// Three more rows, in the same rounds: the course's FastAPI originals
+    /// (baseline/fastapi/: asyncpg, databases, SQLAlchemy), each right after the tier
+    /// ported from it (raw, sqlx, orm), in the workloads they serve (get and the
+    /// lists); the report gives each tier's ratio to its original. The first use
+    /// installs their virtual environment from PyPI (python3 with venv needed).
+    #[arg(long)]
+    pub fastapi: bool,
 }
 
 /// Everything a run will do, with every default filled in.
@@ -260,19 +267,34 @@ impl Options {
                 "--soak-connections must be between 1 and 60 (under MAX_IN_FLIGHT)"
             );
             anyhow::ensure!(!self.pooler, "--pooler is for the benchmark, not --soak");
+            anyhow::ensure!(!self.fastapi, "--fastapi is for the benchmark, not --soak");
         }
         // The tiers are deduplicated above; a variant's label names its environment,
         // so the same label twice is the same variant given twice.
-        // With --pooler each tier brings its two other rows along, next to it.
+        // With --pooler each tier brings its two other rows along, next to it; with
+        // --fastapi raw, sqlx and orm bring their FastAPI original, right after them,
+        // so the two of a pair run one after the other in every round.
+        let originals = |kind: TierKind| {
+            Stack::ALL
+                .into_iter()
+                .filter(move |stack| self.fastapi && stack.tier() == kind)
+                .map(Stack::spec)
+        };
+        anyhow::ensure!(
+            !self.fastapi || tiers.iter().any(|kind| originals(*kind).next().is_some()),
+            "--fastapi pairs each FastAPI stack with tier raw, sqlx or orm: add one to --tiers"
+        );
         let tiers: Vec<TierSpec> = tiers
             .into_iter()
             .flat_map(|kind| {
                 let [named, unnamed, pooled] = kind.pooler_rows();
-                if self.pooler {
+                let mut rows = if self.pooler {
                     vec![named, unnamed, pooled]
                 } else {
                     vec![named]
-                }
+                };
+                rows.extend(originals(kind));
+                rows
             })
             .chain(self.variant.iter().map(Variant::spec))
             .collect();

@@ -18,6 +18,8 @@
 //!   `generate_series`.
 //! * [`pgbench`]: the database's own ceilings for the `get` query.
 //! * [`tiers`]: building, starting and stopping a tier; its CPU time and peak RSS.
+//! * [`fastapi`]: `--fastapi`, the course's FastAPI originals as rows: their virtual
+//!   environment, and the CPU and memory of a server of several processes.
 //! * [`pooler`]: where a tier row connects: the database, or a PgBouncer of its own
 //!   (`--pooler`).
 //! * [`rounds`]: the timed rounds, one tier alive at a time, and where the CPU went;
@@ -38,6 +40,7 @@
 pub mod chart;
 pub mod cli;
 pub mod export;
+pub mod fastapi;
 pub mod loadgen;
 pub mod machine;
 pub mod pgbench;

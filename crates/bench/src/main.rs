@@ -8,13 +8,16 @@
 //! cargo run -p bench --release -- --rows 1000000 --workloads create,batch,export --posts-per-user 0
 //! cargo run -p bench --release -- --soak 600 --tiers raw,sqlx,orm   # 10 min per tier: soak.md
 //! cargo run -p bench --release -- --workloads get --tiers raw,sqlx --pooler  # + unnamed, + PgBouncer
+//! cargo run -p bench --release -- --fastapi --tiers raw,sqlx,orm --workloads get,list  # + FastAPI originals
 //! cargo run -p bench --release -- --help
 //! ```
 //!
 //! Needs PostgreSQL where the tiers find it (`DATABASE_URL`, `.env`, or the default `postgres://postgres:postgres@localhost:5432/users_course`);
 //! pgbench is used when installed. Seeding makes 10 posts per user (`--posts-per-user`),
 //! about 1.5 s per 100,000 posts: at a million users, `--posts-per-user 0` skips them
-//! when no workload reads posts. What the run does, step by step, is in
+//! when no workload reads posts. `--fastapi` also needs python3 (3.10 or newer) with
+//! venv: its first use installs the stacks of `baseline/fastapi/` from PyPI (about a
+//! minute). What the run does, step by step, is in
 //! `src/run.rs`; this file only parses the options, runs, and turns the outcome into
 //! the exit code.
 //!

@@ -12,6 +12,7 @@
 //! * `report/export.rs`: the export's rows per second and memory growth;
 //! * `report/open_loop.rs`: tails at a fixed rate (open loop) against the closed loop's;
 //! * `report/pooler.rs`: `--pooler`'s rows side by side: named, unnamed, PgBouncer;
+//! * `report/fastapi.rs`: `--fastapi`: each tier against its FastAPI original;
 //! * `report/soak.rs`: the soak's samples, growth and targets (a report of its own);
 //! * `report/markdown.rs`: the Markdown, section by section;
 //! * `report/format.rs`: the table writer and number formats the Markdown uses;
@@ -29,6 +30,7 @@ mod assemble;
 mod batch;
 mod explain;
 mod export;
+mod fastapi;
 mod figures;
 mod files;
 #[cfg(test)]
@@ -45,6 +47,7 @@ pub use assemble::{Header, Measurements};
 pub use batch::{BATCH_TO_CREATE_GOAL, BatchGain};
 pub use explain::Explanation;
 pub use export::{EXPORT_GROWTH_GOAL_MB, ExportCell, ExportRun, ExportSummary};
+pub use fastapi::{FASTAPI_GOAL, FastapiPair, compare as compare_fastapi};
 pub use figures::{Cell, CellKey, RunFigures, Summary, median};
 pub use files::write_files;
 pub use format::thousands;
@@ -127,6 +130,9 @@ pub struct Report {
     /// `--pooler`: each tier named, unnamed and through PgBouncer, side by side (empty
     /// without it).
     pub pooler: Vec<PoolerRow>,
+    /// `--fastapi`: each tier against its FastAPI original, per workload (empty
+    /// without it).
+    pub fastapi: Vec<FastapiPair>,
     /// pgbench's ceilings.
     pub pgbench: Ceilings,
     /// The course's targets, checked against this run.

@@ -71,6 +71,9 @@ pub async fn run_rounds(
             };
             let (upstream, tier) = (&started.0, &started.1);
             for workload in &plan.workloads {
+                if !spec.serves(*workload) {
+                    continue;
+                }
                 let key = CellKey::new(&spec.label, *workload);
                 if !workload.request_rate() {
                     let run = export::measure(tier, plan.rows, round).await;

@@ -3,7 +3,8 @@
 //! Needs PostgreSQL at the URL [`crate::cli::database_url`] decides; pgbench is used
 //! when installed. What happens, in order:
 //!
-//! 1. `cargo build --release` of the tiers (a no-op when they are up to date);
+//! 1. `cargo build --release` of the tiers (a no-op when they are up to date); with
+//!    `--fastapi`, the FastAPI stacks' virtual environment ([`fastapi::install`]);
 //! 2. the bench database is recreated and seeded with N users and their posts;
 //! 3. pgbench measures the database's own ceilings for the get query
 //!    ([`pgbench::ceilings`]);
@@ -29,7 +30,7 @@ use anyhow::Context as _;
 use crate::cli::{Options, Plan, TierSpec, database_url};
 use crate::machine::Machine;
 use crate::report::{self, Header, Measurements, Report, TierFacts};
-use crate::{pgbench, rounds, seed, tiers, wire_cost};
+use crate::{fastapi, pgbench, rounds, seed, tiers, wire_cost};
 
 /// The whole run; `Ok(false)` when the report was written but something failed.
 pub async fn run(options: Options) -> anyhow::Result<bool> {
@@ -64,7 +65,17 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
             ));
             ok = false;
         }
-        tier_specs.retain(|spec| !failed.contains(&spec.package));
+        tier_specs.retain(|spec| spec.package().is_none_or(|p| !failed.contains(&p)));
+    }
+    // 1b. `--fastapi`: the stacks' virtual environment, from PyPI on first use.
+    if tier_specs.iter().any(|spec| spec.stack().is_some()) {
+        eprintln!("bench: {} --install", fastapi::run_sh().display());
+        if let Err(err) = fastapi::install().await {
+            eprintln!("bench: {err:#}");
+            notes.push(format!("the FastAPI stacks are left out: {err:#}"));
+            tier_specs.retain(|spec| spec.stack().is_none());
+            ok = false;
+        }
     }
 
     // 2. The bench database.
@@ -150,9 +161,9 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
 /// packages that do not build (so one broken tier does not stop the others).
 pub(crate) async fn build(specs: &[TierSpec]) -> Vec<&'static str> {
     let mut packages: Vec<&'static str> = Vec::new();
-    for spec in specs {
-        if !packages.contains(&spec.package) {
-            packages.push(spec.package);
+    for package in specs.iter().filter_map(TierSpec::package) {
+        if !packages.contains(&package) {
+            packages.push(package);
         }
     }
     eprintln!("bench: cargo build --release -p {}", packages.join(" -p "));

@@ -57,10 +57,10 @@ impl TierFacts {
     pub fn of(spec: &TierSpec) -> Self {
         Self {
             label: spec.label.clone(),
-            package: spec.package.to_owned(),
+            package: spec.package().unwrap_or("baseline/fastapi").to_owned(),
             env: spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-            store_lines: tiers::store_lines(spec.package),
-            binary_bytes: tiers::binary_size(spec.package),
+            store_lines: spec.package().and_then(tiers::store_lines),
+            binary_bytes: spec.package().and_then(tiers::binary_size),
         }
     }
 }
@@ -182,6 +182,7 @@ impl Report {
                     .map_or("?", String::as_str)
             ));
         }
+        let fastapi = super::compare_fastapi(&results);
         let mut report = Report {
             date: header.date,
             command_line: header.command_line,
@@ -192,6 +193,7 @@ impl Report {
             tails,
             exports: export_cells,
             pooler,
+            fastapi,
             pgbench: ceilings,
             targets: Vec::new(),
             explanations: Vec::new(),

@@ -163,6 +163,7 @@ pub(crate) fn report() -> Report {
         tails: vec![],
         exports: exports(),
         pooler: vec![],
+        fastapi: vec![],
         pgbench: Ceilings {
             version: Some("pgbench (PostgreSQL) 15.20".into()),
             note: None,

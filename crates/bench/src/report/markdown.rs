@@ -5,7 +5,8 @@
 //! CPU goes, pgbench's ceilings, the tiers, what a
 //! request costs on the wire, posts against users (`report/posts.rs`), batches against
 //! creates (`report/batch.rs`), the export (`report/export.rs`), `--pooler`'s rows
-//! side by side (`report/pooler.rs`), the course's targets,
+//! side by side (`report/pooler.rs`), each tier against its FastAPI original
+//! (`report/fastapi.rs`), the course's targets,
 //! and the notes. A section with
 //! nothing to show (no CPU figures, no round trips, no notes) is left out. Every table
 //! goes through the one writer in `report/format.rs`; a snapshot test below pins the
@@ -33,6 +34,7 @@ impl Report {
         self.batch_section(&mut md);
         self.export_section(&mut md);
         self.pooler_section(&mut md);
+        self.fastapi_section(&mut md);
         self.targets_section(&mut md);
         self.notes_section(&mut md);
         md
