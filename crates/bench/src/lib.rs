@@ -2,7 +2,8 @@
 //!
 //! `cargo run -p bench --release -- --quick` (under a minute) or without `--quick`
 //! for the full run. It seeds a dedicated database, starts each tier's release binary
-//! as a child process, drives it over HTTP with a closed-loop load generator, asks
+//! as a child process, drives it over HTTP with a closed-loop load generator (and then
+//! at fixed rates, open loop, for tails free of coordinated omission), asks
 //! pgbench what the database alone can do, counts the PostgreSQL protocol round trips
 //! one request costs in each tier, and writes a report. `cargo bench -p bench` runs
 //! the store-level benches (`benches/stores.rs`): each store called directly, no HTTP.

@@ -2,7 +2,9 @@
 //!
 //! ```text
 //! cargo run -p bench --release -- --quick      # under a minute: the table on stdout
-//! cargo run -p bench --release                 # the full run: 3 rounds, 7 workloads
+//! cargo run -p bench --release                 # the full run: 3 rounds, 7 workloads, open-loop tails
+//! cargo run -p bench --release -- --quick --open-loop --workloads get --tiers raw,sqlx  # tails at 50 and 80 %
+//! cargo run -p bench --release -- --open-loop-levels 25,50,90  # other fixed rates (--no-open-loop: none)
 //! cargo run -p bench --release -- --rows 1000 --workloads list,posts,user-posts
 //! cargo run -p bench --release -- --rows 1000000 --workloads list-first,list-last --posts-per-user 0
 //! cargo run -p bench --release -- --rows 1000000 --workloads create,batch,export --posts-per-user 0

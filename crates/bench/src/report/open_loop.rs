@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::format::Align::{Left, Right};
-use super::format::{ms, opt, table, thousands};
+use super::format::{ms, table, thousands};
 use super::{Cell, Report, median};
 use crate::cli::{TierLabel, TierSpec};
 use crate::workload::Workload;
@@ -69,6 +69,8 @@ pub struct TailCell {
     pub achieved_rps: f64,
     /// Every round kept up with its rate.
     pub kept_up: bool,
+    /// Successful requests, summed over rounds.
+    pub requests: u64,
     /// Late requests, summed over rounds.
     pub late: u64,
     /// Unsent requests, summed over rounds.
@@ -116,6 +118,7 @@ pub(super) fn cells(
                 intended_rps: median_of(|r| r.intended_rps),
                 achieved_rps: median_of(|r| r.achieved_rps),
                 kept_up: mine.iter().all(|r| r.kept_up),
+                requests: mine.iter().map(|r| r.requests).sum(),
                 late: mine.iter().map(|r| r.late).sum(),
                 unsent: mine.iter().map(|r| r.unsent).sum(),
                 errors: mine.iter().map(|r| r.errors).sum(),
@@ -155,7 +158,8 @@ impl Report {
              p99 and p99.9 are what clients arriving at that rate would see. Below \
              saturation there is no queue of {} requests in front of each one, so p50 is \
              lower than the closed loop's; the tail is higher wherever something \
-             stalled. Late: requests that left after their time. The load generator's \
+             stalled. Late: requests that left after their time (their connection was still \
+             busy), and their share of the requests. The load generator's \
              timer ticks every millisecond; a request sent on time is measured from its \
              sending, so the tick is not charged to the tier.\n",
             self.settings.connections, self.settings.connections
@@ -185,12 +189,16 @@ impl Report {
                     } else {
                         format!("**{achieved}** (short)")
                     },
-                    t.late.to_string(),
+                    format!(
+                        "{} ({:.1} %)",
+                        thousands(t.late as f64),
+                        t.late as f64 * 100.0 / t.requests.max(1) as f64
+                    ),
                     ms(t.p50_ms),
                     ms(t.p99_ms),
                     ms(t.p999_ms),
                     ms(t.max_ms),
-                    opt(t.closed_loop_p99_ms, 2),
+                    t.closed_loop_p99_ms.map_or("-".to_owned(), ms),
                 ]
             }),
         );
@@ -219,7 +227,7 @@ mod tests {
     use crate::cli::TierKind;
     use crate::report::fixtures::{self, cell};
 
-    /// A run of `tier` at `level` in `round`: a quarter of `rps`-ish figures.
+    /// A run of `tier` at `level` in `round`, one request in ten late.
     fn run(tier: &str, level: u32, round: usize, p99: f64, kept_up: bool) -> TailRun {
         TailRun {
             tier: tier.into(),
@@ -229,7 +237,7 @@ mod tests {
             achieved_rps: if kept_up { 9_990.0 } else { 7_000.0 },
             kept_up,
             requests: 80_000,
-            late: 10,
+            late: 8_000,
             unsent: if kept_up { 0 } else { 500 },
             errors: 0,
             error_samples: vec![],
@@ -269,7 +277,7 @@ mod tests {
             [("tier-raw", 50), ("tier-raw", 80), ("tier-sqlx", 50)]
         );
         assert_eq!(tails[0].p99_ms, 2.0);
-        assert_eq!(tails[0].late, 30);
+        assert_eq!((tails[0].late, tails[0].requests), (24_000, 240_000));
         assert!(tails[0].kept_up && !tails[1].kept_up);
         assert_eq!(tails[1].p99_ms, 24.5);
         // The closed loop's median p99 of tier-raw's get (8, 16 and 8 ms).
@@ -282,7 +290,7 @@ mod tests {
         assert!(md.contains("## Tails at a fixed rate (open loop)"), "{md}");
         assert!(
             md.contains(
-                "| tier-raw | 50 % | 10,000 | 9,990 | 30 | 0.500 | 2.00 | 6.00 | 20.0 | 8.00 |"
+                "| tier-raw | 50 % | 10,000 | 9,990 | 24,000 (10.0 %) | 0.500 | 2.00 | 6.00 | 20.0 | 8.00 |"
             ),
             "{md}"
         );
