@@ -73,7 +73,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<SqlxStore> {
         // request; the README's tuning table gives the requests/s. The release ping stays:
         // no sqlx 0.9 option skips it, and it makes a connection whose future our deadline
         // dropped mid-query safe to lend again. It costs the second round trip of a `get`,
-        // about a third of both this tier's and PostgreSQL's CPU per request; a bigger pool
+        // a quarter to a third of this tier's and PostgreSQL's CPU per request; a bigger pool
         // does not help (docs/performance-sqlx-ping.md has the measurements).
         .test_before_acquire(false)
         .before_acquire(|connection, meta| {
