@@ -234,6 +234,13 @@ impl Report {
         };
         let trips = |c: &Cell| c.round_trips.as_ref().map(|r| r.round_trips);
         let round_trips = match (trips(cell), trips(raw_cell)) {
+            // sqlx's pool pings every connection it takes back: the extra round trip of
+            // tiers II and III, which no sqlx 0.9 option turns off.
+            (Some(a), Some(b)) if a > b => format!(
+                " Round trips to PostgreSQL per request: {a:.1} against {b:.1} (counted through \
+                 the proxy); the extra one is sqlx's ping of every connection it takes back, \
+                 which no sqlx option turns off (docs/performance-sqlx-ping.md)."
+            ),
             (Some(a), Some(b)) => format!(
                 " Round trips to PostgreSQL per request: {a:.1} against {b:.1} (counted through \
                  the proxy)."
