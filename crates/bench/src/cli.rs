@@ -5,7 +5,7 @@
 //! under a minute on a 2-core machine. An option given explicitly always wins over
 //! both, so `--quick --workloads get` is a quick run of `get` alone.
 //!
-//! The tier rows (`--tiers`, `--variant`) are built in `cli/tier_spec.rs` ([`TierSpec`]);
+//! The tier rows (`--tiers`, `--variant`, `--fastapi`) are built in `cli/tier_spec.rs` ([`TierSpec`]);
 //! where the database URL comes from is decided in [`database_url`] alone.
 
 use std::path::PathBuf;
@@ -20,7 +20,7 @@ pub mod database_url;
 mod tests;
 mod tier_spec;
 
-pub use tier_spec::{Route, TierKind, TierLabel, TierSpec, UNNAMED, Variant};
+pub use tier_spec::{Route, Server, Stack, TierKind, TierLabel, TierSpec, UNNAMED, Variant};
 use tier_spec::{parse_env_pair, parse_variant};
 
 use crate::seed::Seeded;
@@ -113,6 +113,24 @@ pub struct Options {
     /// Do not run wrk after each tier's get workload (it runs when `wrk` is installed).
     #[arg(long)]
     pub no_wrk: bool,
+    /// After each tier's closed-loop `get` in a round, drive the same tier at fixed rates
+    /// (`--open-loop-levels` of the req/s it just measured), latencies counted from when
+    /// each request was due: tails free of coordinated omission [default: on; --quick: off].
+    #[arg(long, conflicts_with = "no_open_loop")]
+    pub open_loop: bool,
+    /// Leave the open-loop runs out of the full run.
+    #[arg(long)]
+    pub no_open_loop: bool,
+    /// The open loop's rates, in percent of the tier's closed-loop `get` req/s.
+    #[arg(long, value_delimiter = ',', default_value = "50,80")]
+    pub open_loop_levels: Vec<u32>,
+    /// Three more rows, in the same rounds: the course's FastAPI originals
+    /// (baseline/fastapi/: asyncpg, databases, SQLAlchemy), each right after the tier
+    /// ported from it (raw, sqlx, orm), in the workloads they serve (get and the
+    /// lists); the report gives each tier's ratio to its original. The first use
+    /// installs their virtual environment from PyPI (python3 with venv needed).
+    #[arg(long)]
+    pub fastapi: bool,
 }
 
 /// Everything a run will do, with every default filled in.
@@ -166,6 +184,9 @@ pub struct Plan {
     pub wrk_note: Option<String>,
     /// The workspace (where wrk's Lua script lives).
     pub root: PathBuf,
+    /// `--open-loop`: the open loop's rates after each closed-loop `get`, in percent of
+    /// its req/s (empty: no open loop; `crate::tails`).
+    pub open_loop_levels: Vec<u32>,
 }
 
 impl Options {
@@ -255,19 +276,34 @@ impl Options {
                 "--soak-connections must be between 1 and 60 (under MAX_IN_FLIGHT)"
             );
             anyhow::ensure!(!self.pooler, "--pooler is for the benchmark, not --soak");
+            anyhow::ensure!(!self.fastapi, "--fastapi is for the benchmark, not --soak");
         }
         // The tiers are deduplicated above; a variant's label names its environment,
         // so the same label twice is the same variant given twice.
-        // With --pooler each tier brings its two other rows along, next to it.
+        // With --pooler each tier brings its two other rows along, next to it; with
+        // --fastapi raw, sqlx and orm bring their FastAPI original, right after them,
+        // so the two of a pair run one after the other in every round.
+        let originals = |kind: TierKind| {
+            Stack::ALL
+                .into_iter()
+                .filter(move |stack| self.fastapi && stack.tier() == kind)
+                .map(Stack::spec)
+        };
+        anyhow::ensure!(
+            !self.fastapi || tiers.iter().any(|kind| originals(*kind).next().is_some()),
+            "--fastapi pairs each FastAPI stack with tier raw, sqlx or orm: add one to --tiers"
+        );
         let tiers: Vec<TierSpec> = tiers
             .into_iter()
             .flat_map(|kind| {
                 let [named, unnamed, pooled] = kind.pooler_rows();
-                if self.pooler {
+                let mut rows = if self.pooler {
                     vec![named, unnamed, pooled]
                 } else {
                     vec![named]
-                }
+                };
+                rows.extend(originals(kind));
+                rows
             })
             .chain(self.variant.iter().map(Variant::spec))
             .collect();
@@ -286,6 +322,7 @@ impl Options {
             !self.bench_database.is_empty() && self.bench_database != "postgres",
             "--bench-database must name a database of its own (it is dropped at every run)"
         );
+        let open_loop_levels = self.open_loop_levels(quick, &workloads)?;
         // Each costs a 1.3 s window per tier; --quick keeps the one that matters most.
         let round_trip_load = if quick {
             workloads
@@ -340,7 +377,30 @@ impl Options {
             wrk: wrk_note.is_none(),
             wrk_note,
             root: workspace_root.to_path_buf(),
+            open_loop_levels,
         })
+    }
+
+    /// The open loop's levels: on in the full run, off in `--quick`, either way as
+    /// asked; it needs the `get` workload, whose rate it takes a share of.
+    fn open_loop_levels(&self, quick: bool, workloads: &[Workload]) -> anyhow::Result<Vec<u32>> {
+        let on = self.open_loop || (!quick && !self.no_open_loop);
+        if !on || self.soak.is_some() {
+            return Ok(Vec::new());
+        }
+        if !workloads.contains(&Workload::Get) {
+            anyhow::ensure!(
+                !self.open_loop,
+                "--open-loop drives get at a share of its measured rate: add get to --workloads"
+            );
+            return Ok(Vec::new());
+        }
+        let levels = dedup(self.open_loop_levels.clone());
+        anyhow::ensure!(
+            !levels.is_empty() && levels.iter().all(|l| (1..=100).contains(l)),
+            "--open-loop-levels are percentages from 1 to 100"
+        );
+        Ok(levels)
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! `cargo run -p bench --release -- --quick` (under a minute) or without `--quick`
 //! for the full run. It seeds a dedicated database, starts each tier's release binary
-//! as a child process, drives it over HTTP with a closed-loop load generator, asks
+//! as a child process, drives it over HTTP with a closed-loop load generator (and then
+//! at fixed rates, open loop, for tails free of coordinated omission), asks
 //! pgbench what the database alone can do, counts the PostgreSQL protocol round trips
 //! one request costs in each tier, and writes a report. `cargo bench -p bench` runs
 //! the store-level benches (`benches/stores.rs`): each store called directly, no HTTP.
@@ -18,12 +19,15 @@
 //!   `generate_series`.
 //! * [`pgbench`]: the database's own ceilings for the `get` query.
 //! * [`tiers`]: building, starting and stopping a tier; its CPU time and peak RSS.
+//! * [`fastapi`]: `--fastapi`, the course's FastAPI originals as rows: their virtual
+//!   environment, and the CPU and memory of a server of several processes.
 //! * [`pooler`]: where a tier row connects: the database, or a PgBouncer of its own
 //!   (`--pooler`).
 //! * [`rounds`]: the timed rounds, one tier alive at a time, and where the CPU went;
 //!   [`server_cpu`]: PostgreSQL's and PgBouncer's CPU, whole processes from `/proc`.
 //! * [`loadgen`]: the HTTP load generator (HTTP/1.1 written on the socket, parsed by
-//!   httparse; HDR histograms).
+//!   httparse; HDR histograms), closed loop and open loop (a fixed rate); [`tails`]:
+//!   the open-loop runs after each tier's `get`.
 //! * [`wrk`]: wrk run in the same rounds, its output parsed, its CPU time read.
 //! * [`export`]: the `export` workload: whole exports, lines counted, the tier's
 //!   resident memory sampled while they stream.
@@ -39,6 +43,7 @@
 pub mod chart;
 pub mod cli;
 pub mod export;
+pub mod fastapi;
 pub mod loadgen;
 pub mod machine;
 pub mod pgbench;
@@ -50,6 +55,7 @@ pub mod run;
 pub mod seed;
 pub mod server_cpu;
 pub mod soak;
+pub mod tails;
 pub mod tiers;
 pub mod wire_cost;
 pub mod workload;

@@ -32,7 +32,9 @@
 //! * `loadgen/client.rs`: a hyper connection, for the export's streamed body;
 //! * `loadgen/result.rs`: the window and what was measured in it ([`LoadResult`]);
 //! * this file: the closed loops that drive the connections ([`run`],
-//!   [`run_sequential`]).
+//!   [`run_sequential`]);
+//! * `loadgen/open_loop.rs`: the open loop, requests at a fixed rate over the same
+//!   connections, whose tail is free of coordinated omission ([`open_loop::run`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +47,7 @@ use crate::seed::Seeded;
 use crate::workload::Workload;
 
 mod client;
+pub mod open_loop;
 mod requests;
 mod result;
 mod wire;

@@ -11,7 +11,9 @@
 //! * `report/posts.rs`: posts with their authors against users, and why the gap;
 //! * `report/batch.rs`: batches against single creates, users written per second;
 //! * `report/export.rs`: the export's rows per second and memory growth;
+//! * `report/open_loop.rs`: tails at a fixed rate (open loop) against the closed loop's;
 //! * `report/pooler.rs`: `--pooler`'s rows side by side: named, unnamed, PgBouncer;
+//! * `report/fastapi.rs`: `--fastapi`: each tier against its FastAPI original;
 //! * `report/soak.rs`: the soak's samples, growth and targets (a report of its own);
 //! * `report/markdown.rs`: the Markdown, section by section;
 //! * `report/format.rs`: the table writer and number formats the Markdown uses;
@@ -29,6 +31,7 @@ mod assemble;
 mod batch;
 mod explain;
 mod export;
+mod fastapi;
 mod figures;
 mod files;
 #[cfg(test)]
@@ -36,6 +39,7 @@ pub(crate) mod fixtures;
 mod format;
 mod generators;
 mod markdown;
+mod open_loop;
 mod pooler;
 mod posts;
 mod soak;
@@ -45,10 +49,12 @@ pub use assemble::{Header, Measurements};
 pub use batch::{BATCH_TO_CREATE_GOAL, BatchGain};
 pub use explain::Explanation;
 pub use export::{EXPORT_GROWTH_GOAL_MB, ExportCell, ExportRun, ExportSummary};
+pub use fastapi::{FASTAPI_GOAL, FastapiPair, compare as compare_fastapi};
 pub use figures::{Cell, CellKey, RunFigures, Summary, median};
 pub use files::write_files;
 pub use format::thousands;
 pub use generators::{GENERATORS_GOAL_PERCENT, GeneratorRatio, GeneratorRow, Generators};
+pub use open_loop::{TailCell, TailRun};
 pub use pooler::{PoolerRow, Setup, compare as compare_pooler};
 pub use posts::{PageCost, PostsGap};
 pub use soak::{SOAK_GROWTH_GOAL_PERCENT, SoakReport, SoakSample, SoakTier};
@@ -117,12 +123,19 @@ pub struct Report {
     /// one the tiers in the order they ran (the order of every table). Look a cell up
     /// by name with [`Report::cell`].
     pub results: Vec<Cell>,
+    /// `--open-loop`: per tier and level, the fixed-rate runs after the closed-loop
+    /// `get` (left out of the JSON when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tails: Vec<TailCell>,
     /// The exports, per tier in the plan's order (the `export` workload is not a request
     /// rate, so it is not among `results`).
     pub exports: Vec<ExportCell>,
     /// `--pooler`: each tier named, unnamed and through PgBouncer, side by side (empty
     /// without it).
     pub pooler: Vec<PoolerRow>,
+    /// `--fastapi`: each tier against its FastAPI original, per workload (empty
+    /// without it).
+    pub fastapi: Vec<FastapiPair>,
     /// pgbench's ceilings.
     pub pgbench: Ceilings,
     /// The bench's generator against wrk (`None` before it is compared).

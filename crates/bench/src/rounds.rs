@@ -11,6 +11,8 @@
 //!
 //! After the `get` workload, wrk drives the same warm tier for the same window
 //! ([`crate::wrk`]), so the report can put the two generators side by side.
+//! With `--open-loop`, a tier's `get` is followed by the same tier driven at fixed
+//! rates ([`tails::after_get`]).
 //!
 //! The `export` workload is not a request rate: in its turn, the tier streams one whole
 //! export to one client while its memory is watched ([`crate::export::measure`]).
@@ -24,12 +26,12 @@ use std::time::{Duration, Instant};
 use crate::cli::{Plan, TierLabel, TierSpec};
 use crate::loadgen::{self, Window};
 use crate::pooler::Upstream;
-use crate::report::{CellKey, ExportRun, RunFigures};
+use crate::report::{CellKey, ExportRun, RunFigures, TailRun};
 use crate::server_cpu::{self, ServerCpu};
 use crate::tiers::{self, TierProcess};
 use crate::workload::Workload;
 use crate::wrk::WrkRun;
-use crate::{export, seed};
+use crate::{export, seed, tails};
 
 /// What the rounds measured.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +42,8 @@ pub struct Rounds {
     pub exports: BTreeMap<CellKey, Vec<ExportRun>>,
     /// wrk's runs of the `get` workload, per tier (when wrk runs).
     pub wrk: BTreeMap<CellKey, Vec<WrkRun>>,
+    /// Every round's open-loop runs after the closed-loop `get` ([`tails`]).
+    pub tails: Vec<TailRun>,
     /// Tiers that did not start, in the order they failed; left out of later rounds.
     pub broken: Vec<TierLabel>,
     /// Why each of them was left out.
@@ -72,6 +76,9 @@ pub async fn run_rounds(
             };
             let (upstream, tier) = (&started.0, &started.1);
             for workload in &plan.workloads {
+                if !spec.serves(*workload) {
+                    continue;
+                }
                 let key = CellKey::new(&spec.label, *workload);
                 if !workload.request_rate() {
                     let run = export::measure(tier, plan.rows, round).await;
@@ -105,6 +112,7 @@ pub async fn run_rounds(
                 for sample in &figures.error_samples {
                     eprintln!("bench:   error: {sample}");
                 }
+                let get_rps = (*workload == Workload::Get).then_some(figures.rps);
                 rounds.runs.entry(key.clone()).or_default().push(figures);
                 // wrk against the same warm tier, right after the bench's own `get`.
                 if *workload == Workload::Get && plan.wrk {
@@ -136,6 +144,10 @@ pub async fn run_rounds(
                             rounds.notes.push(format!("{} wrk: {err:#}", spec.label));
                         }
                     }
+                }
+                if let Some(rps) = get_rps {
+                    let runs = tails::after_get(tier, plan, round, &spec.label, rps).await;
+                    rounds.tails.extend(runs);
                 }
                 if workload.writes() {
                     seed::tidy(db, plan.seeded()).await?;

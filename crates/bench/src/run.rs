@@ -3,7 +3,8 @@
 //! Needs PostgreSQL at the URL [`crate::cli::database_url`] decides; pgbench is used
 //! when installed. What happens, in order:
 //!
-//! 1. `cargo build --release` of the tiers (a no-op when they are up to date);
+//! 1. `cargo build --release` of the tiers (a no-op when they are up to date); with
+//!    `--fastapi`, the FastAPI stacks' virtual environment ([`fastapi::install`]);
 //! 2. the bench database is recreated and seeded with N users and their posts;
 //! 3. pgbench measures the database's own ceilings for the get query
 //!    ([`pgbench::ceilings`]);
@@ -11,7 +12,8 @@
 //!    through every workload (warm-up, then the measured window), and stopped. Only
 //!    one tier is alive at a time, so it has the machine to itself; alternating the
 //!    tiers round by round spreads any drift in machine speed over all of them
-//!    ([`rounds::run_rounds`]);
+//!    ([`rounds::run_rounds`]); with `--open-loop` (on by default), each tier's
+//!    `get` is followed by fixed-rate runs at shares of its req/s ([`crate::tails`]);
 //! 5. each tier is started once more behind the counting proxy, and a few hundred
 //!    sequential requests per workload give the protocol messages and round trips
 //!    one request costs ([`wire_cost::count_all`]);
@@ -28,7 +30,7 @@ use anyhow::Context as _;
 use crate::cli::{Options, Plan, TierSpec, database_url};
 use crate::machine::Machine;
 use crate::report::{self, Header, Measurements, Report, TierFacts};
-use crate::{pgbench, rounds, seed, tiers, wire_cost};
+use crate::{fastapi, pgbench, rounds, seed, tiers, wire_cost};
 
 /// The whole run; `Ok(false)` when the report was written but something failed.
 pub async fn run(options: Options) -> anyhow::Result<bool> {
@@ -63,7 +65,17 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
             ));
             ok = false;
         }
-        tier_specs.retain(|spec| !failed.contains(&spec.package));
+        tier_specs.retain(|spec| spec.package().is_none_or(|p| !failed.contains(&p)));
+    }
+    // 1b. `--fastapi`: the stacks' virtual environment, from PyPI on first use.
+    if tier_specs.iter().any(|spec| spec.stack().is_some()) {
+        eprintln!("bench: {} --install", fastapi::run_sh().display());
+        if let Err(err) = fastapi::install().await {
+            eprintln!("bench: {err:#}");
+            notes.push(format!("the FastAPI stacks are left out: {err:#}"));
+            tier_specs.retain(|spec| spec.stack().is_none());
+            ok = false;
+        }
     }
 
     // 2. The bench database.
@@ -126,6 +138,7 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
     let measured = Measurements {
         runs: rounds.runs,
         exports: rounds.exports,
+        tails: rounds.tails,
         wire_costs: wire_costs.per_cell,
         ceilings,
         tiers: tier_specs.iter().map(TierFacts::of).collect(),
@@ -150,9 +163,9 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
 /// packages that do not build (so one broken tier does not stop the others).
 pub(crate) async fn build(specs: &[TierSpec]) -> Vec<&'static str> {
     let mut packages: Vec<&'static str> = Vec::new();
-    for spec in specs {
-        if !packages.contains(&spec.package) {
-            packages.push(spec.package);
+    for package in specs.iter().filter_map(TierSpec::package) {
+        if !packages.contains(&package) {
+            packages.push(package);
         }
     }
     eprintln!("bench: cargo build --release -p {}", packages.join(" -p "));

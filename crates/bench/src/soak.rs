@@ -84,7 +84,7 @@ pub async fn run(plan: &Plan, total: Duration) -> anyhow::Result<bool> {
             notes.push(format!("{package} did not build: left out"));
             ok = false;
         }
-        specs.retain(|spec| !failed.contains(&spec.package));
+        specs.retain(|spec| spec.package().is_none_or(|p| !failed.contains(&p)));
     }
     let admin = seed::connect(&plan.admin).await?;
     machine.postgres = seed::server_version(&admin).await?;
@@ -177,6 +177,10 @@ async fn soak_tier(
     db: &tokio_postgres::Client,
     total: Duration,
 ) -> anyhow::Result<SoakTier> {
+    // `--soak` refuses `--fastapi`: every row is a tier's binary.
+    let package = spec
+        .package()
+        .context("the soak runs the tiers' binaries only")?;
     let tier = TierProcess::start(spec, plan.bench_db.url(), &plan.env).await?;
     let tally = Arc::new(Tally::default());
     let probe = |elapsed: Duration| {
@@ -187,9 +191,7 @@ async fn soak_tier(
                 elapsed_s: elapsed.as_secs_f64(),
                 rss_bytes: tiers::rss_bytes(pid).ok(),
                 fds: open_fds(pid).ok(),
-                db_connections: db_sessions(db, plan.bench_db.name(), spec.package)
-                    .await
-                    .ok(),
+                db_connections: db_sessions(db, plan.bench_db.name(), package).await.ok(),
                 requests: tally.requests.load(Ordering::Relaxed),
                 errors: tally.errors.load(Ordering::Relaxed),
             }

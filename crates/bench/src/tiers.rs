@@ -17,6 +17,10 @@
 //! Starting, reading the log and stopping with SIGTERM are `testkit::process`, the
 //! runner the fault suite uses too; this file adds what only the bench needs: the
 //! release build, the `/proc` figures and the line counts.
+//!
+//! A `--fastapi` row runs the same way, through `baseline/fastapi/run.sh`
+//! ([`crate::fastapi`]); it is a tree of processes, so its figures are summed over the
+//! tree, and it has no `/health` (serve.py prints its line once a page is served).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -29,7 +33,8 @@ use serde::Serialize;
 use testkit::process::{self, NotListening};
 use tokio::process::Command;
 
-use crate::cli::TierSpec;
+use crate::cli::{Server, TierSpec};
+use crate::fastapi::{self, ProcessGroup};
 use crate::loadgen;
 
 /// How long a tier may take to start (connect, create the database, apply the schema).
@@ -136,6 +141,8 @@ pub fn binary_size(package: &str) -> Option<u64> {
 pub struct TierProcess {
     process: process::TierProcess,
     addr: SocketAddr,
+    /// A FastAPI stack's process group: its figures are summed over the process tree.
+    group: Option<ProcessGroup>,
 }
 
 impl TierProcess {
@@ -146,31 +153,14 @@ impl TierProcess {
         database_url: &SecretString,
         env: &[(String, String)],
     ) -> anyhow::Result<Self> {
-        let binary = release_binary(spec.package);
-        anyhow::ensure!(
-            binary.exists(),
-            "{} is missing: run `cargo build --release -p {}` (or run the bench without --no-build)",
-            binary.display(),
-            spec.package
-        );
-        // `BIND_ADDR=127.0.0.1:0`, output piped, killed if the bench itself fails.
-        let mut command = process::TierProcess::command(&binary);
-        command
-            // The workspace root: a `.env` there is what `cargo run -p tier-x` would read.
-            .current_dir(workspace_root())
-            .env("DATABASE_URL", database_url.expose_secret())
-            // Warnings only, plus the one line that tells us the port.
-            .env("RUST_LOG", "warn,users_api::server=info")
-            .env("LOG_SQL", "false")
-            // The bench drives up to 256 connections to find where a tier saturates:
-            // no request of it may be shed by the server's own limit (default 64).
-            .env("MAX_IN_FLIGHT", "4096");
-        for (key, value) in spec.env.iter().chain(env) {
-            command.env(key, value);
-        }
+        let command = match spec.server {
+            Server::Cargo(package) => binary_command(package, database_url, spec, env)?,
+            Server::FastApi(stack) => fastapi::command(stack, database_url, env)?,
+        };
         let started = Instant::now();
         let mut process = process::TierProcess::start(command, Some(LOG_TAIL))
-            .with_context(|| format!("starting {}", binary.display()))?;
+            .with_context(|| format!("starting {}", spec.label))?;
+        let group = spec.stack().map(|_| ProcessGroup::of(process.pid()));
         let addr = match process.listening(START_TIMEOUT).await {
             Ok(addr) => addr,
             Err(NotListening::Exited(status)) => anyhow::bail!(
@@ -186,7 +176,8 @@ impl TierProcess {
             ),
         };
         // Listening is not ready: /health answers 200 only once the database does.
-        loop {
+        // (A FastAPI stack has no /health: serve.py logs its line once a page answers.)
+        while group.is_none() {
             if let Ok(200) = loadgen::status_of(addr, "/health").await {
                 break;
             }
@@ -206,7 +197,11 @@ impl TierProcess {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Ok(Self { process, addr })
+        Ok(Self {
+            process,
+            addr,
+            group,
+        })
     }
 
     /// Where the tier listens.
@@ -224,37 +219,98 @@ impl TierProcess {
         self.process.output_tail(LOG_TAIL).trim_end().to_owned()
     }
 
-    /// CPU time used so far, user and system, all threads.
+    /// CPU time used so far, user and system, all threads (of every process of a
+    /// FastAPI stack).
     pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        if self.group.is_some() {
+            return fastapi::tree_cpu_time(self.pid());
+        }
         process_cpu_time(self.pid())
     }
 
-    /// The highest resident set size since start or the last [`Self::reset_peak_rss`].
+    /// The highest resident set size since start or the last [`Self::reset_peak_rss`]
+    /// (for a FastAPI stack, the sum of its processes' peaks).
     pub fn peak_rss_bytes(&self) -> anyhow::Result<u64> {
+        if self.group.is_some() {
+            return fastapi::tree_peak_rss_bytes(self.pid());
+        }
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
         parse_vm_hwm_kib(&status)
             .map(|kib| kib * 1024)
             .context("no VmHWM in /proc/PID/status")
     }
 
-    /// The resident set size now (`VmRSS`), bytes.
+    /// The resident set size now (`VmRSS`), bytes (summed over a FastAPI stack).
     pub fn rss_bytes(&self) -> anyhow::Result<u64> {
+        if self.group.is_some() {
+            return fastapi::tree_rss_bytes(self.pid());
+        }
         rss_bytes(self.pid())
     }
 
     /// Resets the peak RSS to the current RSS; `false` where the kernel does not allow it.
     pub fn reset_peak_rss(&self) -> bool {
+        if self.group.is_some() {
+            return fastapi::tree_reset_peak_rss(self.pid());
+        }
         std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5").is_ok()
     }
 
     /// SIGTERM, then waits for the graceful shutdown; kills it if it takes too long.
+    /// A FastAPI stack's workers must exit too: what is left of its process group
+    /// after a few seconds is killed, and said so.
     pub async fn stop(mut self) -> anyhow::Result<()> {
+        // The stack's processes, listed while they are all there.
+        let tree = match self.group {
+            Some(_) => fastapi::tree_now(self.pid()),
+            None => Vec::new(),
+        };
         self.process
             .stop(STOP_TIMEOUT)
             .await
             .context("stopping the tier")?;
+        if let Some(group) = self.group.take() {
+            let killed = group.reap(&tree).await;
+            if killed > 0 {
+                eprintln!(
+                    "bench: {killed} process(es) of the FastAPI stack outlived SIGTERM: killed"
+                );
+            }
+        }
         Ok(())
     }
+}
+
+/// The command that runs a tier's release binary: `BIND_ADDR=127.0.0.1:0`, output
+/// piped (`testkit::process`), the bench's settings, then the row's and `env`.
+fn binary_command(
+    package: &str,
+    database_url: &SecretString,
+    spec: &TierSpec,
+    env: &[(String, String)],
+) -> anyhow::Result<Command> {
+    let binary = release_binary(package);
+    anyhow::ensure!(
+        binary.exists(),
+        "{} is missing: run `cargo build --release -p {package}` (or run the bench without --no-build)",
+        binary.display(),
+    );
+    // `BIND_ADDR=127.0.0.1:0`, output piped, killed if the bench itself fails.
+    let mut command = process::TierProcess::command(&binary);
+    command
+        // The workspace root: a `.env` there is what `cargo run -p tier-x` would read.
+        .current_dir(workspace_root())
+        .env("DATABASE_URL", database_url.expose_secret())
+        // Warnings only, plus the one line that tells us the port.
+        .env("RUST_LOG", "warn,users_api::server=info")
+        .env("LOG_SQL", "false")
+        // The bench drives up to 256 connections to find where a tier saturates:
+        // no request of it may be shed by the server's own limit (default 64).
+        .env("MAX_IN_FLIGHT", "4096");
+    for (key, value) in spec.env.iter().chain(env) {
+        command.env(key, value);
+    }
+    Ok(command)
 }
 
 /// The CPU time of process `pid` so far.

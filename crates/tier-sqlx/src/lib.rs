@@ -70,7 +70,11 @@ pub async fn connect(config: &Config) -> anyhow::Result<SqlxStore> {
         // idle for at least `PING_IF_IDLE_FOR`, which is what SeaORM's
         // `test_before_acquire_if_idle_for` does for tier-orm. Measured with
         // `cargo run -p bench --release -- --workloads get`: 3 -> 2 round trips per
-        // request; the README's tuning table gives the requests/s.
+        // request; the README's tuning table gives the requests/s. The release ping stays:
+        // no sqlx 0.9 option skips it, and it makes a connection whose future our deadline
+        // dropped mid-query safe to lend again. It costs the second round trip of a `get`,
+        // a quarter to a third of this tier's and PostgreSQL's CPU per request; a bigger pool
+        // does not help (docs/performance-sqlx-ping.md has the measurements).
         .test_before_acquire(false)
         .before_acquire(|connection, meta| {
             Box::pin(async move {

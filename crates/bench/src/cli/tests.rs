@@ -1,6 +1,7 @@
 //! Unit tests of the command line: defaults, `--quick`, variants, the URL, bad values.
 
 use super::*;
+use clap::ValueEnum as _;
 use secrecy::ExposeSecret;
 use std::path::Path;
 
@@ -79,7 +80,7 @@ fn a_variant_is_an_extra_row_with_its_environment_in_its_label() {
             "tier-raw (pipelined) + DB_POOL_SIZE=8 TOKIO_WORKER_THREADS=1"
         ]
     );
-    assert_eq!(with_variants.tiers[2].package, "tier-raw");
+    assert_eq!(with_variants.tiers[2].package(), Some("tier-raw"));
     let env: Vec<_> = with_variants.tiers[2]
         .env
         .iter()
@@ -174,4 +175,76 @@ fn pooler_adds_an_unnamed_row_and_a_pgbouncer_row_next_to_each_tier() {
     assert_eq!(plain.tiers.len(), 2);
     // A soak does not go through the pooler.
     assert!(super::tests::plan(&["--soak", "60", "--pooler"]).is_err());
+}
+
+#[test]
+fn the_open_loop_is_on_in_the_full_run_off_in_quick_and_needs_get() {
+    assert_eq!(plan(&[]).unwrap().open_loop_levels, [50, 80]);
+    assert!(
+        plan(&["--no-open-loop"])
+            .unwrap()
+            .open_loop_levels
+            .is_empty()
+    );
+    assert!(plan(&["--quick"]).unwrap().open_loop_levels.is_empty());
+    let asked = plan(&["--quick", "--open-loop", "--open-loop-levels", "80,30,80"]).unwrap();
+    assert_eq!(asked.open_loop_levels, [80, 30]);
+    // Without get, the full run just leaves it out; asked for, it says why not.
+    assert!(
+        plan(&["--workloads", "list"])
+            .unwrap()
+            .open_loop_levels
+            .is_empty()
+    );
+    let err = plan(&["--open-loop", "--workloads", "list"]).unwrap_err();
+    assert!(err.to_string().contains("add get"), "{err}");
+    assert!(plan(&["--open-loop-levels", "0,50"]).is_err());
+    assert!(plan(&["--open-loop-levels", "120"]).is_err());
+    assert!(plan(&["--open-loop", "--no-open-loop"]).is_err());
+}
+
+#[test]
+fn fastapi_adds_each_original_right_after_its_tier() {
+    let plan = plan(&["--fastapi", "--tiers", "orm,raw,raw-pipelined"]).unwrap();
+    let rows: Vec<_> = plan
+        .tiers
+        .iter()
+        .map(|t| (t.label.as_str(), t.package(), t.kind))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("tier-orm", Some("tier-orm"), TierKind::Orm),
+            ("fastapi-sqlalchemy", None, TierKind::Orm),
+            ("tier-raw", Some("tier-raw"), TierKind::Raw),
+            ("fastapi-asyncpg", None, TierKind::Raw),
+            (
+                "tier-raw (pipelined)",
+                Some("tier-raw"),
+                TierKind::RawPipelined
+            ),
+        ]
+    );
+    assert_eq!(plan.tiers[1].stack(), Some(Stack::Sqlalchemy));
+    assert_eq!(plan.tiers[0].stack(), None);
+    // A stack serves get and the lists only; a tier serves everything.
+    let stack = &plan.tiers[3];
+    let served: Vec<_> = Workload::value_variants()
+        .iter()
+        .filter(|w| stack.serves(**w))
+        .map(|w| w.name())
+        .collect();
+    assert_eq!(served, ["get", "list", "list-first", "list-last"]);
+    assert!(
+        Workload::value_variants()
+            .iter()
+            .all(|w| plan.tiers[2].serves(*w))
+    );
+    // Without a tier to pair with, or in a soak, --fastapi is refused.
+    let lonely = super::tests::plan(&["--fastapi", "--tiers", "raw-pipelined"]);
+    assert!(lonely.unwrap_err().to_string().contains("--fastapi pairs"));
+    assert!(super::tests::plan(&["--soak", "60", "--fastapi"]).is_err());
+    // Without --fastapi: no stack.
+    let plain = super::tests::plan(&[]).unwrap();
+    assert!(plain.tiers.iter().all(|t| t.stack().is_none()));
 }

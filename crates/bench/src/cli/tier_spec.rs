@@ -10,9 +10,16 @@
 //! `DB_PREPARED_STATEMENTS=false` straight to PostgreSQL, and the same behind a
 //! PgBouncer ([`Route::PgBouncer`]). Three rows, two differences: named against unnamed
 //! statements, then direct against pooled, each measured on its own.
+//!
+//! `--fastapi` adds the course's FastAPI originals (`baseline/fastapi/`) as rows of
+//! their own ([`Stack`], [`Server::FastApi`]), each next to the tier it is ported to:
+//! a row says what to run ([`Server`]), a Cargo binary or a FastAPI stack, and which
+//! workloads it serves ([`TierSpec::serves`]): the stacks serve `get` and the lists.
 
 use clap::ValueEnum;
 use serde::Serialize;
+
+use crate::workload::Workload;
 
 /// Which server to run. `RawPipelined` is the tier-raw binary with `DB_PIPELINE=true`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
@@ -75,19 +82,103 @@ impl PartialEq<&str> for TierLabel {
     }
 }
 
-/// How one tier row of the report is run: which binary, with which extra environment.
+/// How one tier row of the report is run: which server, with which extra environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TierSpec {
-    /// Which tier.
+    /// Which tier; for a FastAPI row, the tier it is measured against.
     pub kind: TierKind,
     /// The row's name in the report.
     pub label: TierLabel,
-    /// The Cargo package, which is also the binary's name.
-    pub package: &'static str,
+    /// What runs: a tier's release binary, or a FastAPI stack.
+    pub server: Server,
     /// Environment that makes this variant (on top of the bench's own).
     pub env: Vec<(String, String)>,
     /// How it reaches PostgreSQL.
     pub route: Route,
+}
+
+/// What a row runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    /// The release binary of this Cargo package (the binary has the package's name).
+    Cargo(&'static str),
+    /// One of the course's FastAPI stacks, started with `baseline/fastapi/run.sh`.
+    FastApi(Stack),
+}
+
+/// The course's three FastAPI stacks (`baseline/fastapi/`), each the original of one tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stack {
+    /// asyncpg with SQL by hand: the original of tier-raw.
+    Asyncpg,
+    /// The `databases` package: the original of tier-sqlx.
+    Databases,
+    /// SQLAlchemy 2's async ORM: the original of tier-orm.
+    Sqlalchemy,
+}
+
+impl Stack {
+    /// All three, in the order of the tiers they pair with.
+    pub const ALL: [Stack; 3] = [Self::Asyncpg, Self::Databases, Self::Sqlalchemy];
+
+    /// The name `run.sh` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Asyncpg => "asyncpg",
+            Self::Databases => "databases",
+            Self::Sqlalchemy => "sqlalchemy",
+        }
+    }
+
+    /// The tier ported from it.
+    pub fn tier(self) -> TierKind {
+        match self {
+            Self::Asyncpg => TierKind::Raw,
+            Self::Databases => TierKind::Sqlx,
+            Self::Sqlalchemy => TierKind::Orm,
+        }
+    }
+
+    /// Its row: `fastapi-asyncpg`, paired with its tier.
+    pub fn spec(self) -> TierSpec {
+        TierSpec {
+            kind: self.tier(),
+            label: format!("fastapi-{}", self.name()).into(),
+            server: Server::FastApi(self),
+            env: Vec::new(),
+            route: Route::Direct,
+        }
+    }
+}
+
+impl TierSpec {
+    /// The Cargo package to build, `None` for a FastAPI stack.
+    pub fn package(&self) -> Option<&'static str> {
+        match self.server {
+            Server::Cargo(package) => Some(package),
+            Server::FastApi(_) => None,
+        }
+    }
+
+    /// The FastAPI stack it runs, if it is one.
+    pub fn stack(&self) -> Option<Stack> {
+        match self.server {
+            Server::FastApi(stack) => Some(stack),
+            Server::Cargo(_) => None,
+        }
+    }
+
+    /// Whether this row serves `workload`: a tier serves all of them, a FastAPI stack
+    /// only `GET /users/{id}` and the keyset pages of `GET /users`.
+    pub fn serves(&self, workload: Workload) -> bool {
+        match self.server {
+            Server::Cargo(_) => true,
+            Server::FastApi(_) => matches!(
+                workload,
+                Workload::Get | Workload::List | Workload::ListFirst | Workload::ListLast
+            ),
+        }
+    }
 }
 
 /// How a tier row reaches PostgreSQL.
@@ -121,7 +212,7 @@ impl TierKind {
         TierSpec {
             kind: self,
             label: label.into(),
-            package,
+            server: Server::Cargo(package),
             env: env
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

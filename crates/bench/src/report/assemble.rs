@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Cell, CellKey, ExportCell, ExportRun, Report, RunFigures, Settings, Summary, TierFacts,
+    Cell, CellKey, ExportCell, ExportRun, Report, RunFigures, Settings, Summary, TailRun, TierFacts,
 };
 use crate::cli::{Plan, TierSpec};
 use crate::machine::Machine;
@@ -40,6 +40,8 @@ pub struct Measurements {
     pub runs: BTreeMap<CellKey, Vec<RunFigures>>,
     /// Every round's export of each tier (filed under the `export` workload).
     pub exports: BTreeMap<CellKey, Vec<ExportRun>>,
+    /// Every round's open-loop runs after the closed-loop `get` (`--open-loop`).
+    pub tails: Vec<TailRun>,
     /// Messages and round trips per request, through the counting proxy.
     pub wire_costs: BTreeMap<CellKey, WireCost>,
     /// pgbench's ceilings, or why there are none.
@@ -60,10 +62,10 @@ impl TierFacts {
     pub fn of(spec: &TierSpec) -> Self {
         Self {
             label: spec.label.clone(),
-            package: spec.package.to_owned(),
+            package: spec.package().unwrap_or("baseline/fastapi").to_owned(),
             env: spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-            store_lines: tiers::store_lines(spec.package),
-            binary_bytes: tiers::binary_size(spec.package),
+            store_lines: spec.package().and_then(tiers::store_lines),
+            binary_bytes: spec.package().and_then(tiers::binary_size),
         }
     }
 }
@@ -96,6 +98,7 @@ impl Report {
         let Measurements {
             mut runs,
             mut exports,
+            tails,
             mut wire_costs,
             ceilings,
             tiers,
@@ -172,6 +175,21 @@ impl Report {
             notes.push("peak RSS could not be read from /proc (not Linux?)".into());
         }
         let pooler = super::compare_pooler(&plan.tiers, &plan.workloads, &results);
+        let tails = super::open_loop::cells(&plan.tiers, &plan.open_loop_levels, tails, &results);
+        for tail in tails.iter().filter(|t| t.errors > 0) {
+            notes.push(format!(
+                "{} open loop at {} %: {} failed requests, e.g. {}",
+                tail.tier,
+                tail.level_percent,
+                tail.errors,
+                tail.runs
+                    .iter()
+                    .flat_map(|r| r.error_samples.first())
+                    .next()
+                    .map_or("?", String::as_str)
+            ));
+        }
+        let fastapi = super::compare_fastapi(&results);
         let mut report = Report {
             date: header.date,
             command_line: header.command_line,
@@ -179,8 +197,10 @@ impl Report {
             settings: Settings::of(plan, &tiers),
             tiers,
             results,
+            tails,
             exports: export_cells,
             pooler,
+            fastapi,
             pgbench: ceilings,
             generators: None,
             targets: Vec::new(),

@@ -160,8 +160,10 @@ pub(crate) fn report() -> Report {
             cell("tier-raw", Workload::Batch, 300.0, 20.0),
             cell("tier-sqlx", Workload::Batch, 120.0, 30.0),
         ],
+        tails: vec![],
         exports: exports(),
         pooler: vec![],
+        fastapi: vec![],
         pgbench: Ceilings {
             version: Some("pgbench (PostgreSQL) 15.20".into()),
             note: None,

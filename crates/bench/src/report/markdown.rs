@@ -1,11 +1,13 @@
 //! The report as Markdown: what goes to stdout and into `report.md`.
 //!
 //! One method per section, in the order they appear: the header (machine, load,
-//! settings), the results, where the CPU goes, the two load generators
-//! (`report/generators.rs`), pgbench's ceilings, the tiers, what a
+//! settings), the results, tails at a fixed rate (`report/open_loop.rs`), where the
+//! CPU goes, the two load generators (`report/generators.rs`), pgbench's ceilings,
+//! the tiers, what a
 //! request costs on the wire, posts against users (`report/posts.rs`), batches against
 //! creates (`report/batch.rs`), the export (`report/export.rs`), `--pooler`'s rows
-//! side by side (`report/pooler.rs`), the course's targets,
+//! side by side (`report/pooler.rs`), each tier against its FastAPI original
+//! (`report/fastapi.rs`), the course's targets,
 //! and the notes. A section with
 //! nothing to show (no CPU figures, no round trips, no notes) is left out. Every table
 //! goes through the one writer in `report/format.rs`; a snapshot test below pins the
@@ -24,6 +26,7 @@ impl Report {
         let mut md = String::new();
         self.header_section(&mut md);
         self.results_section(&mut md);
+        self.tails_section(&mut md);
         self.cpu_section(&mut md);
         self.generators_section(&mut md);
         self.ceilings_section(&mut md);
@@ -33,6 +36,7 @@ impl Report {
         self.batch_section(&mut md);
         self.export_section(&mut md);
         self.pooler_section(&mut md);
+        self.fastapi_section(&mut md);
         self.targets_section(&mut md);
         self.notes_section(&mut md);
         md

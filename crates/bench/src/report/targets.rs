@@ -2,7 +2,8 @@
 //! tier-raw, peak memory, keyset pagination's last page against its first, and posts
 //! with their authors against users (`report/posts.rs` explains that gap), batches
 //! against single creates (`report/batch.rs`) and the export's memory growth
-//! (`report/export.rs`).
+//! (`report/export.rs`), and each tier against its FastAPI original
+//! (`report/fastapi.rs`).
 //!
 //! A target is only met or missed on the figures this run measured; when a figure is
 //! missing (a workload not run, pgbench not installed) the target says "not measured"
@@ -159,6 +160,7 @@ impl Report {
         targets.extend(self.batch_targets());
         targets.extend(self.export_targets());
         targets.extend(self.generator_targets());
+        targets.extend(self.fastapi_targets());
         // `--pooler`'s unnamed and PgBouncer rows are there for their own comparison:
         // a per-tier target they did not measure would only repeat the named row's.
         let extra_rows: Vec<String> = self
@@ -167,8 +169,12 @@ impl Report {
             .filter(|row| row.setup != super::Setup::DirectNamed)
             .map(|row| format!("{}: ", row.row))
             .collect();
+        // The FastAPI originals have the targets of `report/fastapi.rs`, none of the
+        // tiers' own.
         targets.retain(|t| {
-            t.value.is_some() || !extra_rows.iter().any(|prefix| t.name.starts_with(prefix))
+            !t.name.starts_with("fastapi-")
+                && (t.value.is_some()
+                    || !extra_rows.iter().any(|prefix| t.name.starts_with(prefix)))
         });
         self.targets = targets;
         self.explanations = self.explain_missed();
