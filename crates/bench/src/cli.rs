@@ -110,6 +110,9 @@ pub struct Options {
     /// and PgBouncer's CPU per request. Needs `pgbouncer` installed.
     #[arg(long)]
     pub pooler: bool,
+    /// Do not run wrk after each tier's get workload (it runs when `wrk` is installed).
+    #[arg(long)]
+    pub no_wrk: bool,
     /// After each tier's closed-loop `get` in a round, drive the same tier at fixed rates
     /// (`--open-loop-levels` of the req/s it just measured), latencies counted from when
     /// each request was due: tails free of coordinated omission [default: on; --quick: off].
@@ -175,6 +178,12 @@ pub struct Plan {
     pub soak_connections: usize,
     /// `--pooler`: every tier also runs unnamed, direct and through PgBouncer.
     pub pooler: bool,
+    /// Run wrk after each tier's `get` (not `--no-wrk`, and `wrk` is on PATH).
+    pub wrk: bool,
+    /// Why wrk does not run, for the report (`None` when it does).
+    pub wrk_note: Option<String>,
+    /// The workspace (where wrk's Lua script lives).
+    pub root: PathBuf,
     /// `--open-loop`: the open loop's rates after each closed-loop `get`, in percent of
     /// its req/s (empty: no open loop; `crate::tails`).
     pub open_loop_levels: Vec<u32>,
@@ -324,6 +333,13 @@ impl Options {
         } else {
             workloads.clone()
         };
+        let wrk_note = if self.no_wrk {
+            Some("wrk not run (--no-wrk)".to_owned())
+        } else if !crate::wrk::installed() {
+            Some(crate::wrk::NOT_INSTALLED.to_owned())
+        } else {
+            None
+        };
         Ok(Plan {
             rows,
             posts_per_user: self.posts_per_user,
@@ -358,6 +374,9 @@ impl Options {
             soak: self.soak.map(Duration::from_secs),
             soak_connections: self.soak_connections,
             pooler: self.pooler,
+            wrk: wrk_note.is_none(),
+            wrk_note,
+            root: workspace_root.to_path_buf(),
             open_loop_levels,
         })
     }

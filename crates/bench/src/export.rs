@@ -111,7 +111,7 @@ impl LineCounter {
 /// chunked encoding not terminated: hyper reports an error), or a last line without
 /// its newline.
 pub async fn read_export(addr: SocketAddr) -> anyhow::Result<ExportRead> {
-    let mut sender = loadgen::connect(addr).await?;
+    let mut sender = loadgen::connect_hyper(addr).await?;
     let request = Request::builder()
         .method(Method::GET)
         .uri("/users/export")

@@ -25,8 +25,10 @@
 //!   (`--pooler`).
 //! * [`rounds`]: the timed rounds, one tier alive at a time, and where the CPU went;
 //!   [`server_cpu`]: PostgreSQL's and PgBouncer's CPU, whole processes from `/proc`.
-//! * [`loadgen`]: the HTTP load generator (hyper, HDR histograms), closed loop and
-//!   open loop (a fixed rate); [`tails`]: the open-loop runs after each tier's `get`.
+//! * [`loadgen`]: the HTTP load generator (HTTP/1.1 written on the socket, parsed by
+//!   httparse; HDR histograms), closed loop and open loop (a fixed rate); [`tails`]:
+//!   the open-loop runs after each tier's `get`.
+//! * [`wrk`]: wrk run in the same rounds, its output parsed, its CPU time read.
 //! * [`export`]: the `export` workload: whole exports, lines counted, the tier's
 //!   resident memory sampled while they stream.
 //! * [`wire_cost`]: each tier behind the counting proxy: round trips per request.
@@ -57,3 +59,4 @@ pub mod tails;
 pub mod tiers;
 pub mod wire_cost;
 pub mod workload;
+pub mod wrk;

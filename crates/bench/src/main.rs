@@ -25,7 +25,9 @@
 //!
 //! Everything runs on one thread (a current-thread tokio runtime): the load generator
 //! shares the 2 cores with the server and PostgreSQL, and should take as little of
-//! them as it can.
+//! them as it can. Its HTTP is written on the socket by hand (`loadgen/wire.rs`), and
+//! when `wrk` is installed each tier's `get` is also measured by wrk in the same
+//! round, so the report shows whether the two generators agree (`--no-wrk` skips it).
 
 use std::process::ExitCode;
 

@@ -5,6 +5,7 @@
 //!
 //! * `report/figures.rs`: per-run figures, medians over rounds, the cells and their key;
 //! * `report/assemble.rs`: the report as a function of the measured results;
+//! * `report/generators.rs`: the bench's load generator against wrk, same rounds;
 //! * `report/targets.rs`: the course's targets, checked against the results;
 //! * `report/explain.rs`: why a missed throughput target is missed, part by part;
 //! * `report/posts.rs`: posts with their authors against users, and why the gap;
@@ -36,6 +37,7 @@ mod files;
 #[cfg(test)]
 pub(crate) mod fixtures;
 mod format;
+mod generators;
 mod markdown;
 mod open_loop;
 mod pooler;
@@ -51,6 +53,7 @@ pub use fastapi::{FASTAPI_GOAL, FastapiPair, compare as compare_fastapi};
 pub use figures::{Cell, CellKey, RunFigures, Summary, median};
 pub use files::write_files;
 pub use format::thousands;
+pub use generators::{GENERATORS_GOAL_PERCENT, GeneratorRatio, GeneratorRow, Generators};
 pub use open_loop::{TailCell, TailRun};
 pub use pooler::{PoolerRow, Setup, compare as compare_pooler};
 pub use posts::{PageCost, PostsGap};
@@ -135,6 +138,8 @@ pub struct Report {
     pub fastapi: Vec<FastapiPair>,
     /// pgbench's ceilings.
     pub pgbench: Ceilings,
+    /// The bench's generator against wrk (`None` before it is compared).
+    pub generators: Option<Generators>,
     /// The course's targets, checked against this run.
     pub targets: Vec<Target>,
     /// Why each missed throughput target was missed, from this run's CPU figures.

@@ -9,6 +9,8 @@
 //! (started with the tier, [`crate::pooler`]), the load generator (this process) and
 //! the whole machine.
 //!
+//! After the `get` workload, wrk drives the same warm tier for the same window
+//! ([`crate::wrk`]), so the report can put the two generators side by side.
 //! With `--open-loop`, a tier's `get` is followed by the same tier driven at fixed
 //! rates ([`tails::after_get`]).
 //!
@@ -28,6 +30,7 @@ use crate::report::{CellKey, ExportRun, RunFigures, TailRun};
 use crate::server_cpu::{self, ServerCpu};
 use crate::tiers::{self, TierProcess};
 use crate::workload::Workload;
+use crate::wrk::WrkRun;
 use crate::{export, seed, tails};
 
 /// What the rounds measured.
@@ -37,6 +40,8 @@ pub struct Rounds {
     pub runs: BTreeMap<CellKey, Vec<RunFigures>>,
     /// Every round's export, per tier (filed under the `export` workload).
     pub exports: BTreeMap<CellKey, Vec<ExportRun>>,
+    /// wrk's runs of the `get` workload, per tier (when wrk runs).
+    pub wrk: BTreeMap<CellKey, Vec<WrkRun>>,
     /// Every round's open-loop runs after the closed-loop `get` ([`tails`]).
     pub tails: Vec<TailRun>,
     /// Tiers that did not start, in the order they failed; left out of later rounds.
@@ -108,7 +113,38 @@ pub async fn run_rounds(
                     eprintln!("bench:   error: {sample}");
                 }
                 let get_rps = (*workload == Workload::Get).then_some(figures.rps);
-                rounds.runs.entry(key).or_default().push(figures);
+                rounds.runs.entry(key.clone()).or_default().push(figures);
+                // wrk against the same warm tier, right after the bench's own `get`.
+                if *workload == Workload::Get && plan.wrk {
+                    let ran = crate::wrk::run(
+                        &plan.root,
+                        tier.addr(),
+                        plan.connections,
+                        plan.duration,
+                        plan.rows,
+                        round,
+                    )
+                    .await;
+                    match ran {
+                        Ok(run) => {
+                            eprintln!(
+                                "bench: round {round}/{} {:<22} {:<10} {:>8} req/s  p50 {:.2} ms  p99 {:.2} ms  errors {}  (wrk)",
+                                plan.rounds,
+                                spec.label.as_str(),
+                                workload.name(),
+                                crate::report::thousands(run.rps),
+                                run.p50_ms,
+                                run.p99_ms,
+                                run.non_2xx + run.socket_errors
+                            );
+                            rounds.wrk.entry(key).or_default().push(run);
+                        }
+                        Err(err) => {
+                            eprintln!("bench: wrk: {err:#}");
+                            rounds.notes.push(format!("{} wrk: {err:#}", spec.label));
+                        }
+                    }
+                }
                 if let Some(rps) = get_rps {
                     let runs = tails::after_get(tier, plan, round, &spec.label, rps).await;
                     rounds.tails.extend(runs);

@@ -143,6 +143,8 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
         ceilings,
         tiers: tier_specs.iter().map(TierFacts::of).collect(),
         notes,
+        wrk: rounds.wrk,
+        wrk_note: plan.wrk_note.clone(),
     };
     let mut report = Report::assemble(&plan, header, measured);
 

@@ -20,6 +20,7 @@ use crate::pgbench::Ceilings;
 use crate::tiers;
 use crate::wire_cost::WireCost;
 use crate::workload::Workload;
+use crate::wrk::WrkRun;
 
 /// What the report's header says about the run itself.
 #[derive(Debug, Clone)]
@@ -49,6 +50,10 @@ pub struct Measurements {
     pub tiers: Vec<TierFacts>,
     /// Notes gathered so far: tiers left out, counts that failed.
     pub notes: Vec<String>,
+    /// wrk's runs of the `get` workload, per tier.
+    pub wrk: BTreeMap<CellKey, Vec<WrkRun>>,
+    /// Why wrk did not run, if it did not.
+    pub wrk_note: Option<String>,
 }
 
 impl TierFacts {
@@ -98,6 +103,8 @@ impl Report {
             ceilings,
             tiers,
             mut notes,
+            wrk,
+            wrk_note,
         } = measured;
         let mut results = Vec::new();
         for workload in &plan.workloads {
@@ -195,11 +202,13 @@ impl Report {
             pooler,
             fastapi,
             pgbench: ceilings,
+            generators: None,
             targets: Vec::new(),
             explanations: Vec::new(),
             notes,
             elapsed_s: 0.0,
         };
+        report.generators = Some(super::Generators::compare(&report, wrk, wrk_note));
         report.check_targets();
         report
     }

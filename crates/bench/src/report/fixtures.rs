@@ -181,6 +181,7 @@ pub(crate) fn report() -> Report {
             }),
             pipelined: None,
         },
+        generators: None,
         targets: vec![],
         explanations: vec![],
         notes: vec!["a note".into()],

@@ -2,7 +2,8 @@
 //!
 //! One method per section, in the order they appear: the header (machine, load,
 //! settings), the results, tails at a fixed rate (`report/open_loop.rs`), where the
-//! CPU goes, pgbench's ceilings, the tiers, what a
+//! CPU goes, the two load generators (`report/generators.rs`), pgbench's ceilings,
+//! the tiers, what a
 //! request costs on the wire, posts against users (`report/posts.rs`), batches against
 //! creates (`report/batch.rs`), the export (`report/export.rs`), `--pooler`'s rows
 //! side by side (`report/pooler.rs`), each tier against its FastAPI original
@@ -27,6 +28,7 @@ impl Report {
         self.results_section(&mut md);
         self.tails_section(&mut md);
         self.cpu_section(&mut md);
+        self.generators_section(&mut md);
         self.ceilings_section(&mut md);
         self.tiers_section(&mut md);
         self.wire_section(&mut md);

@@ -159,6 +159,7 @@ impl Report {
         }
         targets.extend(self.batch_targets());
         targets.extend(self.export_targets());
+        targets.extend(self.generator_targets());
         targets.extend(self.fastapi_targets());
         // `--pooler`'s unnamed and PgBouncer rows are there for their own comparison:
         // a per-tier target they did not measure would only repeat the named row's.
