@@ -196,7 +196,7 @@ pub const GROUPS: &[Group] = &[
         patterns: &["users-api/src/unread_body"],
     },
     Group {
-        name: "layers check_head + shed_load (limits.rs)",
+        name: "layer check_limits (limits.rs)",
         patterns: &["users-api/src/app/limits"],
     },
     Group {
@@ -405,12 +405,8 @@ pub const LAYERS: &[Layer] = &[
         functions: &[("users-api/src/unread_body.rs", "FromFn<")],
     },
     Layer {
-        name: "check_head (from_fn)",
-        functions: &[("users-api/src/app/limits.rs", "FromFn<F,S,I,(T1,)>")],
-    },
-    Layer {
-        name: "shed_load (from_fn_with_state)",
-        functions: &[("users-api/src/app/limits.rs", "FromFn<F,S,I,(T1,T2)>")],
+        name: "check_limits (from_fn_with_state)",
+        functions: &[("users-api/src/app/limits.rs", "FromFn<")],
     },
     Layer {
         name: "Timeout + axum routing, path extraction, handler glue",
