@@ -17,7 +17,7 @@
 #      keep-alive connection (curl), and switches it off again;
 #   4. stops the tier with SIGTERM (callgrind writes its file at exit) and hands
 #      `callgrind_annotate`'s per-function table to `callgrind-split` (crates/bench,
-#      src/callgrind.rs: the patterns and the parsing, with unit tests), which prints
+#      src/callgrind/: the patterns and the parsing, with unit tests), which prints
 #      instructions per request per layer and per library, and FIGURE lines.
 #
 # Why callgrind and not perf: perf's hardware counters are not available on this
