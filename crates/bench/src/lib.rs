@@ -37,9 +37,12 @@
 //! * [`report`]: the report assembled from the results (keyed by tier label and
 //!   workload), medians over rounds, targets, Markdown, `report.json`.
 //! * [`chart`]: the SVG chart of throughput and p99.
+//! * [`callgrind`]: not part of a run: `scripts/profile-layers.sh`'s reading of a
+//!   callgrind profile, per middleware layer and per library (`docs/profile.md`).
 //! * [`soak`]: `--soak SECONDS`, a steady mixed load per tier instead of the rounds,
 //!   sampling memory, file descriptors and database sessions minute by minute.
 
+pub mod callgrind;
 pub mod chart;
 pub mod cli;
 pub mod export;

@@ -12,8 +12,8 @@
 //! PropagateRequestId  copy x-request-id onto the response
 //! problem_json      any error response that is not problem+json yet becomes one
 //! drain_unread_body a body nobody read is drained before the answer leaves
-//! check_head        414 for a target over 8 KiB, 431 for headers over 32 KiB (limits.rs)
-//! shed_load         503 at once when MAX_IN_FLIGHT requests are being served (limits.rs)
+//! check_limits      414 for a target over 8 KiB, 431 for headers over 32 KiB, then
+//!                   503 at once when MAX_IN_FLIGHT requests are being served (limits.rs)
 //! Timeout           a request that takes longer than REQUEST_TIMEOUT answers 503
 //! routes            the handlers (routes.rs), Swagger UI, 404 fallback, 405s
 //! ```
@@ -175,8 +175,10 @@ pub fn router_with<S: UserStore>(store: S, max_in_flight: usize) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(middleware::from_fn(problem_json))
                 .layer(middleware::from_fn(drain_unread_body))
-                .layer(middleware::from_fn(limits::check_head))
-                .layer(middleware::from_fn_with_state(in_flight, limits::shed_load))
+                .layer(middleware::from_fn_with_state(
+                    in_flight,
+                    limits::check_limits,
+                ))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::SERVICE_UNAVAILABLE,
                     REQUEST_TIMEOUT,
