@@ -25,6 +25,7 @@ use serde::Serialize;
 use users_api::DatabaseConfig;
 
 use crate::cli::Plan;
+use crate::server_cpu::ServerCpu;
 
 /// The query of the `get` workload, exactly as the tiers send it.
 pub const GET_SQL: &str = "SELECT id, name, email, created_at FROM users WHERE id = :id;";
@@ -230,17 +231,32 @@ pub async fn run(
     // (a server that never answers the connection, say).
     let limit = Duration::from_secs(seconds + 60);
     let busy_before = crate::tiers::machine_busy_time().ok();
-    let servers_before = crate::server_cpu::ServerCpu::now();
-    let output = tokio::time::timeout(limit, command.output())
-        .await
-        .context("pgbench did not finish")?
-        .context("running pgbench")?;
+    let servers_before = ServerCpu::now();
+    // pgbench's backends start after the first snapshot and end before pgbench does,
+    // so a snapshot after it would find none of them: PostgreSQL's processes are
+    // sampled every 100 ms while it runs, each keeping the last CPU time seen (what
+    // a backend spends in its last 100 ms, about 1 % of a run, is lost).
+    let mut servers_seen = servers_before.clone();
+    let sampling = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if let (Some(seen), Some(now)) = (servers_seen.as_mut(), ServerCpu::now()) {
+                seen.postgres.extend(now.postgres);
+            }
+        }
+    };
+    let output = tokio::select! {
+        output = tokio::time::timeout(limit, command.output()) => output,
+        never = sampling => match never {},
+    }
+    .context("pgbench did not finish")?
+    .context("running pgbench")?;
     let busy = busy_before
         .zip(crate::tiers::machine_busy_time().ok())
         .map(|(before, after)| after.saturating_sub(before).as_secs_f64() * 1000.0);
     let postgres = servers_before
-        .zip(crate::server_cpu::ServerCpu::now())
-        .map(|(before, after)| before.until(&after).0);
+        .zip(servers_seen)
+        .map(|(before, seen)| before.until(&seen).0);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     anyhow::ensure!(
