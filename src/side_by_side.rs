@@ -5,11 +5,20 @@
 //! `// ANCHOR:` regions (through [`crate::anchors`]) when the tool runs, so the view
 //! cannot go stale. A region a tier does not have yet is shown as a note saying which
 //! marker is missing, never as an error that hides the other panels.
+//!
+//! This file holds the sections, the panels and the terminal view; the HTML page
+//! (highlighted, its columns aligned) is in `side_by_side/html.rs`, and the rule that
+//! marks the lines where the tiers differ in [`marks`].
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::anchors::read_region;
+
+mod html;
+pub mod marks;
+
+pub use html::{Highlighter, render_html};
 
 /// One database tier: a column of the view.
 #[derive(Debug, Clone, Copy)]
@@ -270,59 +279,6 @@ pub fn escape_html(text: &str) -> String {
         }
     }
     out
-}
-
-/// One self-contained HTML page (no scripts, no outside assets) with every section.
-pub fn render_html(root: &Path) -> String {
-    let mut html = String::from(concat!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
-        "<title>Three database tiers, side by side</title>\n<style>\n",
-        "body{font-family:system-ui,sans-serif;margin:1.5rem;color:#1d1d1f;background:#fafafa}\n",
-        "h1{margin-top:0}nav a{margin-right:.8rem}\n",
-        "section{margin:2rem 0}h2{border-bottom:2px solid #ccc;padding-bottom:.2rem}\n",
-        ".grid{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:1rem}\n",
-        ".tier h3{margin:.2rem 0;font-size:1rem}.where{font:.8rem monospace;color:#666}\n",
-        "pre{background:#fff;border:1px solid #ddd;border-radius:4px;padding:.6rem;",
-        "white-space:pre-wrap;overflow-wrap:anywhere;font-size:.8rem;line-height:1.35}\n",
-        ".missing pre{color:#8a5a00;background:#fff8e6}\n",
-        "</style>\n</head>\n<body>\n",
-        "<h1>One <code>/users</code> API, three database tiers</h1>\n",
-        "<p>Each row is one <code>// ANCHOR:</code> region, read from the sources when this ",
-        "page was generated (<code>cargo run --bin side-by-side -- --html PATH</code>).</p>\n",
-        "<nav>",
-    ));
-    for section in &SECTIONS {
-        let _ = write!(
-            html,
-            "<a href=\"#{0}\">{0}</a>",
-            escape_html(section.anchor)
-        );
-    }
-    html.push_str("</nav>\n");
-    for section in &SECTIONS {
-        let panels = panels(root, section);
-        let _ = write!(
-            html,
-            "<section id=\"{0}\">\n<h2>{0}: {1}</h2>\n<div class=\"grid\">\n",
-            escape_html(section.anchor),
-            escape_html(section.about)
-        );
-        for (tier, panel) in TIERS.iter().zip(&panels) {
-            let _ = write!(
-                html,
-                "<div class=\"tier{}\"><h3>{} <small>({})</small></h3><div class=\"where\">{}</div>\n<pre><code>{}</code></pre></div>\n",
-                if panel.found { "" } else { " missing" },
-                escape_html(tier.title),
-                escape_html(tier.stack),
-                escape_html(&panel.location),
-                escape_html(&panel.code)
-            );
-        }
-        html.push_str("</div>\n</section>\n");
-    }
-    html.push_str("</body>\n</html>\n");
-    html
 }
 
 #[cfg(test)]

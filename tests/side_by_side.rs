@@ -7,7 +7,8 @@
 use std::process::Command;
 
 use users_course::anchors::workspace_root;
-use users_course::side_by_side::{SECTIONS, TIERS, panels};
+use users_course::side_by_side::marks::{Mark, count, mark_lines};
+use users_course::side_by_side::{SECTIONS, TIERS, panels, section};
 
 #[test]
 fn every_tier_marks_every_section() {
@@ -51,6 +52,7 @@ fn the_terminal_view_prints_three_columns_within_the_width() {
 
 #[test]
 fn the_html_page_has_every_section_of_every_tier() {
+    let root = workspace_root();
     let path = std::env::temp_dir().join(format!("side-by-side-{}.html", std::process::id()));
     let output = Command::new(env!("CARGO_BIN_EXE_side-by-side"))
         .arg("--html")
@@ -72,6 +74,47 @@ fn the_html_page_has_every_section_of_every_tier() {
     }
     // Self-contained: nothing is loaded from elsewhere.
     assert!(!html.contains("http://") && !html.contains("https://"));
+    // Highlighted: Rust's keywords are coloured, and the migrations are shown as SQL.
+    assert!(
+        html.contains("<span style=\"color:"),
+        "no syntax highlighting"
+    );
+    assert!(html.contains("migrations/0001_create_users.sql"));
+    let sql = html
+        .split("migrations/0001_create_users.sql")
+        .nth(1)
+        .expect("the migration's panel");
+    assert!(
+        sql.split("</pre>")
+            .next()
+            .unwrap()
+            .contains("<span style=\"color:"),
+        "the migration is not highlighted as SQL"
+    );
+    // The page marks exactly the lines the rule marks (checked on `create`), and the
+    // legend says what the tints mean.
+    let create = section("create").unwrap();
+    let panels = panels(&root, create);
+    let marks = mark_lines(&panels.iter().map(|p| p.code.as_str()).collect::<Vec<_>>());
+    let shown = html
+        .split("<section id=\"create\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</section>").next())
+        .unwrap();
+    for (mark, class) in [(Mark::Own, "l own"), (Mark::Shared, "l some")] {
+        let expected: usize = marks.iter().map(|m| count(m, mark)).sum();
+        // Three libraries cannot write `create` with the same lines.
+        assert!(
+            mark != Mark::Own || expected > 0,
+            "no tier's own lines in `create`?"
+        );
+        assert_eq!(
+            shown.matches(&format!("class=\"{class}\"")).count(),
+            expected
+        );
+    }
+    assert!(html.contains("only this tier has the line"));
+    assert!(html.contains("two of the three tiers have it"));
 }
 
 #[test]
