@@ -10,8 +10,9 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { marpCli } from '@marp-team/marp-cli'
 
-const input = 'slides/lecture.md'
-const output = 'target/slides/lecture.html'
+// Another deck and file may be named (tests/rendered.rs renders a small one of its own):
+//   node slides/render.mjs [INPUT.md [OUTPUT.html]]
+const [input = 'slides/lecture.md', output = 'target/slides/lecture.html'] = process.argv.slice(2)
 
 const status = await marpCli(['--no-stdin', input, '-o', output])
 if (status !== 0) process.exit(status)
