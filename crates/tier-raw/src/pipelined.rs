@@ -211,6 +211,7 @@ impl UserStore for PipelinedStore {
         rows.iter().map(user_from_row).collect()
     }
 
+    // ANCHOR: shared_get
     async fn get(&self, id: i64) -> StoreResult<Option<UserRead>> {
         self.pooled.statements.log(GET_SQL);
         let shared = self.shared().await?;
@@ -222,6 +223,7 @@ impl UserStore for PipelinedStore {
         shared.release();
         row.as_ref().map(user_from_row).transpose()
     }
+    // ANCHOR_END: shared_get
 
     async fn update(&self, id: i64, changes: &UserUpdate) -> StoreResult<Option<UserRead>> {
         self.pooled.update(id, changes).await

@@ -97,10 +97,12 @@ pub async fn connect(config: &Config) -> anyhow::Result<SqlxStore> {
     // with a checksum in `_sqlx_migrations`: editing a migration that already ran makes
     // the next start-up fail, so a schema change is a new file.
     if config.prepared_statements {
+        // ANCHOR: migrate
         sqlx::migrate!("../../migrations")
             .run(&pool)
             .await
             .context("applying the schema")?;
+        // ANCHOR_END: migrate
     } else {
         // Behind a pooler in transaction mode (`DB_PREPARED_STATEMENTS=false`) the
         // migrator cannot work: it names its statements and holds a session-level

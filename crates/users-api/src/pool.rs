@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+// ANCHOR: pool_size
 /// Connections in a tier's pool, unless `DB_POOL_SIZE` says otherwise.
 ///
 /// On a 2-core machine PostgreSQL runs at most two queries at a time anyway; more
@@ -16,6 +17,7 @@ use std::time::Duration;
 /// the bench command that reruns them (`--variant raw:DB_POOL_SIZE=4` and so on). On a
 /// bigger machine, measure again.
 pub const DEFAULT_POOL_SIZE: usize = 8;
+// ANCHOR_END: pool_size
 
 /// The longest a request waits for a pooled connection before it is answered 503.
 ///
