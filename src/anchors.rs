@@ -189,8 +189,15 @@ pub fn dedent<S: AsRef<str>>(lines: &[S]) -> String {
 }
 
 /// The workspace root: this package's manifest directory (the root package lives there).
+///
+/// `cargo test` and `cargo run` set `CARGO_MANIFEST_DIR` for the process too, and that
+/// one wins: several git worktrees of this workspace may share one target directory,
+/// where a library compiled in another worktree would otherwise point the tests at that
+/// worktree's files. Run directly, a binary falls back to where it was compiled.
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 /// Reads `path` (relative to the workspace root) and returns its region `name`.
@@ -227,7 +234,7 @@ pub struct QuotedBlock {
 /// fence uses the same character, at least as many of it, and nothing after it but
 /// spaces. So a ```` fence can hold ``` lines, as the example above does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Fence {
+pub(crate) struct Fence {
     /// `` ` `` or `~`.
     marker: char,
     /// How many of them opened the block.
@@ -236,14 +243,14 @@ struct Fence {
 
 impl Fence {
     /// The fence this line opens, if it opens one.
-    fn opening(line: &str) -> Option<Self> {
+    pub(crate) fn opening(line: &str) -> Option<Self> {
         let (marker, len, rest) = Self::parse(line)?;
         // A backtick fence's info string may not contain a backtick.
         (marker != '`' || !rest.contains('`')).then_some(Self { marker, len })
     }
 
     /// The index, within `lines`, of the line that closes this fence.
-    fn closing_in(self, lines: &[&str]) -> Option<usize> {
+    pub(crate) fn closing_in(self, lines: &[&str]) -> Option<usize> {
         lines.iter().position(|line| {
             Self::parse(line).is_some_and(|(marker, len, rest)| {
                 marker == self.marker && len >= self.len && rest.trim().is_empty()
