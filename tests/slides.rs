@@ -133,3 +133,68 @@ fn the_comparison_table_invents_no_performance_figures() {
         "the throughput row must say `pending` or cite the benchmark: {row}"
     );
 }
+
+/// The slides of the deck, front matter left out: split at `---` lines outside code
+/// blocks, with the 1-based line each slide starts on.
+fn slides(deck: &str) -> Vec<(usize, String)> {
+    let mut slides = vec![(1, String::new())];
+    let mut in_block = false;
+    let mut front_matter_done = false;
+    for (index, line) in deck.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            in_block = !in_block;
+        }
+        if line == "---" && !in_block {
+            if index > 0 {
+                front_matter_done = true;
+            }
+            slides.push((index + 2, String::new()));
+            continue;
+        }
+        if let Some((_, text)) = slides.last_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    assert!(front_matter_done, "the deck has no slide separators");
+    // Before the opening `---`, and the front matter between the first two.
+    slides.drain(..2);
+    slides
+}
+
+#[test]
+fn every_slide_has_speaker_notes_with_a_question_for_the_room() {
+    // Marp shows an HTML comment that is not a directive as the slide's presenter
+    // notes. Ours start with `Notes:`, say what the presenter tells the room, and
+    // end with a question to ask it (at least one `?`).
+    let deck = deck();
+    let slides = slides(&deck);
+    assert!(
+        slides.len() >= 40,
+        "the deck has only {} slides",
+        slides.len()
+    );
+    let missing: Vec<String> = slides
+        .iter()
+        .filter_map(|(line, text)| {
+            let notes = text
+                .split("<!-- Notes:")
+                .nth(1)
+                .and_then(|rest| rest.split_once("-->"))
+                .map(|(notes, _)| notes.trim());
+            let heading = text.lines().find(|l| l.starts_with('#')).unwrap_or("");
+            match notes {
+                None => Some(format!("line {line} ({heading}): no `<!-- Notes: … -->`")),
+                Some(notes) if notes.len() < 80 || !notes.contains('?') => Some(format!(
+                    "line {line} ({heading}): notes too short or without a question"
+                )),
+                Some(_) => None,
+            }
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{DECK}: every slide needs speaker notes:\n{}",
+        missing.join("\n")
+    );
+}
