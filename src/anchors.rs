@@ -188,16 +188,12 @@ pub fn dedent<S: AsRef<str>>(lines: &[S]) -> String {
     text
 }
 
-/// The workspace root: this package's manifest directory (the root package lives there).
-///
-/// `cargo test` and `cargo run` set `CARGO_MANIFEST_DIR` for the process too, and that
-/// one wins: several git worktrees of this workspace may share one target directory,
-/// where a library compiled in another worktree would otherwise point the tests at that
-/// worktree's files. Run directly, a binary falls back to where it was compiled.
+/// The workspace root: this package's manifest directory. `cargo test` and `cargo run`
+/// also set it at run time, and that wins: worktrees sharing one target directory may
+/// have compiled this library in another worktree.
 pub fn workspace_root() -> PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }
 
 /// Reads `path` (relative to the workspace root) and returns its region `name`.
