@@ -36,7 +36,7 @@ pub const COMMAND: &str = "cargo run -p bench --bin figures";
 
 /// The documents that hold regions, from the workspace root. A region may stand in any
 /// of them: a section moved to another file keeps its region, once that file is here.
-pub const FILES: &[&str] = &["README.md", "slides/lecture.md"];
+pub const FILES: &[&str] = &["README.md", "docs/benchmark.md", "slides/lecture.md"];
 
 /// Makes one region's Markdown from the report, for a document `up` (`""` or `"../"`)
 /// below the workspace root, so that its links are relative to that document.
