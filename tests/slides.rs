@@ -9,6 +9,7 @@
 // helpers too (clippy.toml allows unwrap/expect only inside #[test] functions).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use bench::figures::regions::find;
 use users_course::anchors::{quoted_blocks, read_region, workspace_root};
 
 const DECK: &str = "slides/lecture.md";
@@ -121,16 +122,60 @@ fn the_deck_is_a_marp_gaia_deck() {
 
 #[test]
 fn the_comparison_table_invents_no_performance_figures() {
-    // Until the benchmark has measured the tiers, the performance row must say so.
-    // When bench results are pasted in, they must name where they come from.
+    // The measured rows of "Comparing the tiers" are written from the committed bench
+    // report by `cargo run -p bench --bin figures`, into a region between
+    // `<!-- figures: slides-comparison -->` markers (crates/bench/tests/figures.rs fails
+    // when a region disagrees with the report). Here: the measured table is such a
+    // region, no table row of the slide holds a figure outside one, and the report's
+    // chart has a slide of its own right after.
     let deck = deck();
-    let row = deck
-        .lines()
-        .find(|line| line.starts_with("| Throughput"))
-        .expect("the comparison table has a `| Throughput` row");
+    let slides: Vec<&str> = deck.split("\n---\n").collect();
+    let at = slides
+        .iter()
+        .position(|s| s.trim_start().starts_with("## Comparing the tiers"))
+        .expect("the deck has a slide `## Comparing the tiers`");
+    let slide = slides[at];
+    let regions = find(slide).unwrap_or_else(|err| panic!("{DECK}, Comparing the tiers: {err}"));
+    let measured = regions
+        .iter()
+        .find(|r| r.name == "slides-comparison")
+        .expect("the measured table stands between `<!-- figures: slides-comparison -->` markers");
     assert!(
-        row.contains("pending") || row.contains("bench"),
-        "the throughput row must say `pending` or cite the benchmark: {row}"
+        slide[measured.body.clone()]
+            .lines()
+            .any(|line| line.starts_with("| Throughput")),
+        "the region slides-comparison has no `| Throughput` row"
+    );
+    let mut outside = String::new();
+    let mut from = 0;
+    for region in &regions {
+        outside.push_str(&slide[from..region.body.start]);
+        from = region.body.end;
+    }
+    outside.push_str(&slide[from..]);
+    let typed: Vec<&str> = outside
+        .lines()
+        .filter(|line| line.starts_with('|') && line.chars().any(|c| c.is_ascii_digit()))
+        .collect();
+    assert!(
+        typed.is_empty(),
+        "table rows with figures outside a generated region (put them in the report and a \
+         region of crates/bench/src/figures.rs):\n{}",
+        typed.join("\n")
+    );
+    let next = slides.get(at + 1).copied().unwrap_or_default();
+    assert!(
+        next.trim_start().starts_with("## The comparison, charted"),
+        "the slide after `Comparing the tiers` must be `## The comparison, charted`"
+    );
+    let chart = find(next)
+        .unwrap_or_else(|err| panic!("{DECK}, The comparison, charted: {err}"))
+        .into_iter()
+        .find(|r| r.name == "slides-chart")
+        .expect("the chart stands between `<!-- figures: slides-chart -->` markers");
+    assert!(
+        next[chart.body].contains("report.svg)"),
+        "the chart region shows no report.svg"
     );
 }
 

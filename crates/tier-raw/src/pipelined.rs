@@ -26,7 +26,7 @@
 //! and wake-ups, while one PostgreSQL backend keeps up with all that two cores can send.
 //! Reads here are index lookups, so one slow read cannot hold up the rest for long
 //! (`statement_timeout` bounds it); a machine with more cores may want more. The
-//! README's tuning table has the measured figures for 1, 2, 4 and 8 clients, and the
+//! tuning table of docs/benchmark.md has the measured figures for 1, 2, 4 and 8 clients, and the
 //! command that reruns them.
 
 use std::sync::Arc;
