@@ -121,6 +121,7 @@ fn parse(dom: &str) -> Result<Report, String> {
                 heading: fields.get(2).unwrap_or(&"").to_string(),
                 problems: fields.get(3).unwrap_or(&"").to_string(),
             }),
+            "ERROR" => return Err(fields[1..].join(" ")),
             "END" => ended = true,
             _ => return Err(format!("an unknown report line: {line:?}")),
         }
@@ -342,8 +343,8 @@ fn a_slide_that_overflows_is_named() {
     let overflowing = report.overflowing();
     assert_eq!(overflowing.len(), 3, "{overflowing:#?}");
     for (found, (start, why)) in overflowing.iter().zip([
-        ("slide 2 \"Too long\": ", "too tall"),
-        ("slide 3 \"Too wide\": ", "too wide"),
+        ("slide 2 \"Too long\": ", "px past the frame's bottom edge"),
+        ("slide 3 \"Too wide\": ", "px past the frame's right edge"),
         ("slide 4 \"Code shrunk\": ", "shrunk to"),
     ]) {
         assert!(
