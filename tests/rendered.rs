@@ -202,21 +202,20 @@ fn run_with_limit(mut command: Command, dir: &Path, limit: Duration, what: &str)
     output
 }
 
-/// Opens a copy of `page` with the measuring script in headless Chromium at 1280×720.
-fn measure(page: &Path, dir: &Path) -> Report {
+/// Writes a copy of `page` into `dir` with the measuring script appended; its path.
+fn with_script(page: &Path, dir: &Path) -> PathBuf {
     let html = std::fs::read_to_string(page)
         .unwrap_or_else(|err| panic!("cannot read {}: {err}", page.display()));
     let end = html.rfind("</body>").unwrap_or(html.len());
     let copy = dir.join("measured.html");
-    std::fs::write(
-        &copy,
-        format!(
-            "{}<script>\n{MEASURE}\n</script>\n{}",
-            &html[..end],
-            &html[end..]
-        ),
-    )
-    .expect("write the measured copy");
+    let script = format!("<script>\n{MEASURE}\n</script>\n");
+    std::fs::write(&copy, [&html[..end], &script, &html[end..]].concat())
+        .expect("write the measured copy");
+    copy
+}
+
+/// Opens `page` in headless Chromium at 1280×720; the page as it then is.
+fn dump_dom(page: &Path, dir: &Path) -> String {
     let mut command = Command::new(chromium());
     command
         // No sandbox: CI runs as root, where Chromium refuses to start with one.
@@ -229,8 +228,13 @@ fn measure(page: &Path, dir: &Path) -> Report {
         // it), counted in the page's virtual time rather than waited for in real time.
         .arg("--virtual-time-budget=5000")
         .arg("--dump-dom")
-        .arg(format!("file://{}", copy.display()));
-    let dom = run_with_limit(command, dir, Duration::from_secs(60), "chromium");
+        .arg(format!("file://{}", page.display()));
+    run_with_limit(command, dir, Duration::from_secs(60), "chromium")
+}
+
+/// Measures `page` as a person would see it at 1280×720.
+fn measure(page: &Path, dir: &Path) -> Report {
+    let dom = dump_dom(&with_script(page, dir), dir);
     parse(&dom).unwrap_or_else(|why| panic!("{}: {why}", page.display()))
 }
 
@@ -391,6 +395,25 @@ fn reports_are_parsed_and_a_missing_one_is_an_error() {
             .contains("div.x (to 1300px)")
     );
     assert!(parse("<html></html>").is_err());
+    let error = "<pre id=\"rendered-report\">ERROR\tMarp changed\nEND</pre>";
+    assert_eq!(parse(error).unwrap_err(), "Marp changed");
     // A report without END: the script died half-way.
     assert!(parse("<pre id=\"rendered-report\">PAGE\t1\t1</pre>").is_err());
+}
+
+/// A page that claims Marp's auto-scaling without Marp's elements (as a newer Marp might
+/// build it) is reported as unmeasurable, not measured half laid out.
+#[test]
+fn a_page_the_script_cannot_settle_is_an_error() {
+    let dir = scratch("unsettled");
+    let page = dir.join("unsettled.html");
+    std::fs::write(
+        &page,
+        "<!DOCTYPE html><html><body><pre data-auto-scaling><code>x</code></pre></body></html>",
+    )
+    .unwrap();
+    let dom = dump_dom(&with_script(&page, &dir), &dir);
+    let why = parse(&dom).unwrap_err();
+    assert!(why.contains("Marp's auto-scaling is not built"), "{why}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
