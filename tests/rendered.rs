@@ -229,7 +229,10 @@ fn dump_dom(page: &Path, dir: &Path) -> String {
         .arg("--virtual-time-budget=5000")
         .arg("--dump-dom")
         .arg(format!("file://{}", page.display()));
-    run_with_limit(command, dir, Duration::from_secs(60), "chromium")
+    let dom = run_with_limit(command, dir, Duration::from_secs(60), "chromium");
+    // The profile is most of the directory; the pages stay for a failing test's reader.
+    let _ = std::fs::remove_dir_all(dir.join("profile"));
+    dom
 }
 
 /// Measures `page` as a person would see it at 1280×720.
