@@ -15,7 +15,9 @@
 #       covers the changed queries), then describe the queries against a scratch
 #       database as scripts/sqlx-prepare.sh does, and check again; then run the same
 #       tests and one HTTP round trip (POST /users with a bio, GET it back) against the
-#       tier's binary.
+#       tier's binary;
+#   (c) undo the patch in one place, the `list` query's SELECT, as a person who forgot it
+#       would leave it, and record what the compiler and the conformance tests say.
 # The counts of each patch (files, code and comment lines) come from
 # `cargo run --bin tier-stats -- diff`; tests/tier_stats.rs checks the ones that
 # docs/comparison.md quotes, without running this script.
@@ -65,7 +67,7 @@ check() {
         local n first
         n=$(grep -c '^error\(\[E[0-9]*\]\)\?: ' "$log" | head -1 || true)
         n=$((n - $(grep -c '^error: could not compile' "$log" || true)))
-        first=$(grep -m1 '^error' "$log" | cut -c1-140 | sed 's/|/\\|/g')
+        first=$(grep -m1 '^error' "$log" | cut -c1-140 | sed "s/|/\\\\|/g; s/\`/'/g")
         echo "refused: $n errors (first: \`$first\`)"
     fi
     rm -f "$log"
@@ -84,6 +86,11 @@ run_tests() {
         failed=$(grep -o '[0-9]* failed' "$log" | awk '{s+=$1} END {print s+0}')
         if [[ $passed -eq 0 && $failed -eq 0 ]]; then
             result+="$test: did not run ($(grep -m1 '^error' "$log" | cut -c1-80)); "
+        elif [[ $failed -gt 0 ]]; then
+            # The first failure's message says what the test saw.
+            local why
+            why=$(grep -m1 -A1 'panicked at' "$log" | sed -n 2p | cut -c1-160 | sed "s/|/\\\\|/g; s/\`/'/g")
+            result+="$test: $passed passed, $failed failed (\`$why\`); "
         else
             result+="$test: $passed passed, $failed failed; "
         fi
@@ -103,7 +110,7 @@ tests_of() {
 # sqlx's macros describe the changed queries against a database with the new schema,
 # into the tier's .sqlx/ (what scripts/sqlx-prepare.sh does for the tier-sqlx package).
 sqlx_prepare() {
-    psql "$server_url/postgres" -qX -c "DROP DATABASE IF EXISTS $scratch_db" >/dev/null
+    psql "$server_url/postgres" -qX -c "DROP DATABASE IF EXISTS $scratch_db" >/dev/null 2>&1
     psql "$server_url/postgres" -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE $scratch_db" >/dev/null
     for migration in "$wt"/migrations/*.sql; do
         psql "$server_url/$scratch_db" -qX -v ON_ERROR_STOP=1 -1 -f "$migration" >/dev/null
@@ -120,7 +127,7 @@ sqlx_prepare() {
 
 # round_trip TIER: POST /users with a bio, then GET it back, through the tier's binary.
 round_trip() {
-    local tier=$1 port=$((3300 + RANDOM % 600)) db="schema_change_rt_$$"
+    local tier=$1 port=$((3300 + RANDOM % 600)) db="schema_change_rt_${1}_$$"
     (cd "$wt" && cargo build --quiet -p "tier-$tier" >/dev/null 2>&1) || { echo "did not build"; return; }
     DB_HOST=127.0.0.1 DB_PORT=5432 DB_USER=postgres DB_PASS=postgres DB_NAME="$db" \
         BIND_ADDR="127.0.0.1:$port" RUST_LOG=warn "$CARGO_TARGET_DIR/debug/tier-$tier" \
@@ -139,12 +146,37 @@ round_trip() {
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
     server_pid=""
-    psql "$server_url/postgres" -qX -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+    psql "$server_url/postgres" -qX -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
     if printf '%s' "$read" | grep -q '"bio":"Wrote the first program."'; then
         echo "bio written and read back"
     else
         echo "failed: POST gave \`${created:0:80}\`, GET gave \`${read:0:80}\`"
     fi
+}
+
+# forgotten TIER: (c) the patch with one SELECT left as it was (the `list` query without
+# bio), as a person would forget it: what the compiler and the tests say. tier-orm's
+# statements are generated from the entity, so it has no SELECT to forget.
+forgotten() {
+    local tier=$1 file="$wt/crates/tier-$1/src/store.rs" saved
+    [[ $tier == orm ]] && {
+        echo "- (c) a SELECT forgotten: not possible, SeaORM selects every column of the entity"
+        return
+    }
+    saved="$(mktemp)"
+    cp "$file" "$saved"
+    # The first query that reads users page by page (`list`) loses its new column.
+    sed -i '0,/created_at, bio FROM users \\$/s//created_at FROM users \\/' "$file"
+    local how
+    if [[ $tier == sqlx ]]; then
+        # Checked against the database itself: the offline data has no entry for it.
+        how=$(SQLX_OFFLINE=false DATABASE_URL="$server_url/$scratch_db" check -p tier-sqlx)
+    else
+        how=$(check -p "tier-$tier")
+    fi
+    echo "- (c) the \`list\` SELECT left without bio: $how; tests: $(run_tests "$tier" conformance)"
+    cp "$saved" "$file"
+    rm -f "$saved"
 }
 
 count() {
@@ -175,6 +207,7 @@ count() {
         fi
         echo "- (b) tests: $(run_tests "$tier" $(tests_of "$tier"))"
         echo "- (b) HTTP round trip: $(round_trip "$tier")"
+        forgotten "$tier"
     done
     echo
     echo "Run time: $(($(date +%s) - started)) s (target directory $CARGO_TARGET_DIR)."

@@ -156,8 +156,9 @@ pub fn summary(files: &[FileChange]) -> String {
     let sum =
         |field: fn(&FileChange) -> usize| written.iter().map(|file| field(file)).sum::<usize>();
     let generated = files.len() - written.len();
+    let plural = if written.len() == 1 { "" } else { "s" };
     let mut line = format!(
-        "{} files written by hand: +{} code / +{} comments, -{} code / -{} comments",
+        "{} file{plural} written by hand: +{} code / +{} comments, -{} code / -{} comments",
         written.len(),
         sum(|f| f.added_code),
         sum(|f| f.added_comments),
@@ -165,7 +166,11 @@ pub fn summary(files: &[FileChange]) -> String {
         sum(|f| f.removed_comments),
     );
     if generated > 0 {
-        let _ = write!(line, "; {generated} generated files (sqlx's `.sqlx/`)");
+        let plural = if generated == 1 { "" } else { "s" };
+        let _ = write!(
+            line,
+            "; {generated} generated file{plural} (sqlx's `.sqlx/`)"
+        );
     }
     line
 }
@@ -226,7 +231,7 @@ diff --git a/.sqlx/query-1.json b/.sqlx/query-1.json
         assert_eq!(
             summary(&files),
             "2 files written by hand: +2 code / +2 comments, -2 code / -1 comments; \
-             1 generated files (sqlx's `.sqlx/`)"
+             1 generated file (sqlx's `.sqlx/`)"
         );
     }
 }
