@@ -129,7 +129,9 @@ sqlx_prepare() {
 round_trip() {
     local tier=$1 port=$((3300 + RANDOM % 600)) db="schema_change_rt_${1}_$$"
     (cd "$wt" && cargo build --quiet -p "tier-$tier" >/dev/null 2>&1) || { echo "did not build"; return; }
-    DB_HOST=127.0.0.1 DB_PORT=5432 DB_USER=postgres DB_PASS=postgres DB_NAME="$db" \
+    # DATABASE_URL, exported above for the tests, would win over DB_NAME: the tier gets
+    # a URL naming a database of its own, which it creates at start-up.
+    DATABASE_URL="$server_url/$db" \
         BIND_ADDR="127.0.0.1:$port" RUST_LOG=warn "$CARGO_TARGET_DIR/debug/tier-$tier" \
         >/dev/null 2>&1 &
     server_pid=$!

@@ -163,7 +163,8 @@ pub fn names_used(code: &str) -> BTreeSet<String> {
         let capital = name.starts_with(|c: char| c.is_uppercase());
         let method = before == Some('.') && matches!(next, Some('(') | Some(':'));
         let path_fn = path_before && next == Some('(');
-        let macro_call = next == Some('!') && chars.get(i + 1) != Some(&'=');
+        // `name!(` is a macro; `x != y` is not (rustfmt puts no space before a macro's `!`).
+        let macro_call = chars.get(i) == Some(&'!') && chars.get(i + 1) != Some(&'=');
         let counted = capital || method || path_fn || macro_call;
         if counted && !after_quote && !NOT_COUNTED.contains(&name.as_str()) {
             names.insert(if macro_call { format!("{name}!") } else { name });
