@@ -181,14 +181,19 @@ forgotten() {
     rm -f "$saved"
 }
 
+# The counter, built once from this checkout into a directory of its own: the worktree's
+# copy of the root package would share its artifacts' names (cargo names them by the
+# path inside the workspace), and the two builds would overwrite each other.
+counter_target="$CARGO_TARGET_DIR/counter"
+CARGO_TARGET_DIR="$counter_target" cargo build --quiet --manifest-path "$root/Cargo.toml" --bin tier-stats
 count() {
-    (cd "$wt" && cargo run --quiet --bin tier-stats -- diff <"$1" | tail -1)
+    "$counter_target/debug/tier-stats" diff <"$1" | tail -1
 }
 
 {
     echo "Scripted schema change, \`scripts/schema-change.sh ${*:-}\`, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD)"
     echo
-    echo "- the migration (common): $(fresh_worktree && count "$patches/migration.patch")"
+    echo "- the migration (common): $(count "$patches/migration.patch")"
     echo "- the contract, users-api (common): $(count "$patches/users-api.patch")"
     for tier in "${tiers[@]}"; do
         fresh_worktree
