@@ -68,7 +68,9 @@ check() {
         n=$(grep -c '^error\(\[E[0-9]*\]\)\?: ' "$log" | head -1 || true)
         n=$((n - $(grep -c '^error: could not compile' "$log" || true)))
         first=$(grep -m1 '^error' "$log" | cut -c1-140 | sed "s/|/\\\\|/g; s/\`/'/g")
-        echo "refused: $n errors (first: \`$first\`)"
+        local errors=errors
+        [[ $n -eq 1 ]] && errors=error
+        echo "refused: $n $errors (first: \`$first\`)"
     fi
     rm -f "$log"
 }
@@ -176,7 +178,9 @@ forgotten() {
     else
         how=$(check -p "tier-$tier")
     fi
-    echo "- (c) the \`list\` SELECT left without bio: $how; tests: $(run_tests "$tier" conformance)"
+    local tests="not run (the tier does not build)"
+    [[ $how == compiles ]] && tests=$(run_tests "$tier" conformance)
+    echo "- (c) the \`list\` SELECT left without bio: $how; tests: $tests"
     cp "$saved" "$file"
     rm -f "$saved"
 }
