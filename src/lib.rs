@@ -12,9 +12,13 @@
 //!   prints it, and compared with a fresh run by `tests/slide_outputs.rs`;
 //! * [`side_by_side`]: the three tiers next to each other,
 //!   `cargo run --bin side-by-side -- create` or `-- --html target/side-by-side.html`;
+//! * [`tier_stats`] and [`diff_stats`]: the counted rows of the comparison table
+//!   (`docs/comparison.md`), `cargo run --bin tier-stats`;
 //! * `tests/`: the examples run as tests, the slides checked against the sources, and
 //!   the type-safety evidence (`tests/type_safety.rs`, `tests/compile-fail/`).
 
 pub mod anchors;
+pub mod diff_stats;
 pub mod outputs;
 pub mod side_by_side;
+pub mod tier_stats;

@@ -140,7 +140,7 @@ pub fn provenance(source: &Source, _up: &str) -> String {
 /// (`slides/render.mjs` inlines it, so the rendered deck needs no other file).
 pub fn chart(source: &Source, up: &str) -> String {
     format!(
-        "![h:520 Requests/s and p99 of every tier in every workload]({up}{})",
+        "![h:480 Requests/s and p99 of every tier in every workload]({up}{})",
         source.chart()
     )
 }
