@@ -320,10 +320,17 @@ impl Lesson {
         let pid = sqlx_pid(&mut conn).await?;
         // One poll writes BEGIN to the socket and then waits for the answer: dropping the
         // future there is exactly what a timeout, a `select!` or a disconnected client
-        // does to it.
+        // does to it. On a busy machine the answer may be back before that poll reads
+        // the socket; begin() is then simply done (nothing to show), so the connection
+        // goes back to the pool, whose ping rolls that transaction back, and we try again.
         // ANCHOR: begin_cancelled
-        let pending = poll_once(conn.begin()).await;
-        anyhow::ensure!(pending, "begin() finished in one poll: nothing to show");
+        let mut tries = 1;
+        while !poll_once(conn.begin()).await {
+            anyhow::ensure!(tries < 20, "begin() finished in one poll {tries} times");
+            tries += 1;
+            drop(conn);
+            conn = pool.acquire().await?;
+        }
         drop(conn); // back to the pool, whose ping reads BEGIN's answer and finds it healthy
         // ANCHOR_END: begin_cancelled
         // An "autocommit" insert through the pool, on the same (only) connection.
