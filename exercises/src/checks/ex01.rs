@@ -36,7 +36,7 @@ async fn profile_runs_both_lookups_at_once() -> anyhow::Result<()> {
         directory.most_in_flight()
     );
     ensure!(
-        took < 1.6,
+        took < 1.75,
         "profile took {took:.1} times one lookup's delay: at once it takes about 1, one \
          after the other 2"
     );
