@@ -44,23 +44,29 @@ const REQUESTS: usize = 16;
 const WORKERS: usize = 2;
 
 // ANCHOR: handlers
+// ANCHOR: blocking_handler
 /// Wrong: blocks the worker thread. No other task can run on it for a second.
 async fn std_sleep() -> &'static str {
     std::thread::sleep(WAIT);
     "done"
 }
+// ANCHOR_END: blocking_handler
 
+// ANCHOR: tokio_sleep_handler
 /// Right: `.await` gives the thread back to the runtime while the timer runs.
 async fn tokio_sleep() -> &'static str {
     tokio::time::sleep(WAIT).await;
     "done"
 }
+// ANCHOR_END: tokio_sleep_handler
 
+// ANCHOR: spawn_blocking_handler
 /// Right, for blocking work that cannot be avoided: run it on the blocking pool.
 async fn spawn_blocking() -> &'static str {
     let _ = tokio::task::spawn_blocking(|| std::thread::sleep(WAIT)).await;
     "done"
 }
+// ANCHOR_END: spawn_blocking_handler
 // ANCHOR_END: handlers
 
 /// The three routes: path, how the handler waits.

@@ -89,6 +89,7 @@ impl Watch {
             .await?
             .get(0);
 
+        // ANCHOR: raw_timeout
         let started = Instant::now();
         let outcome = timeout(PATIENCE, client.query(SLEEP, &[])).await;
         anyhow::ensure!(
@@ -96,11 +97,14 @@ impl Watch {
             "pg_sleep(10) finished within {PATIENCE:?}"
         );
         self.after_timeout(DRIVER, pid, started).await?;
+        // ANCHOR_END: raw_timeout
 
+        // ANCHOR: raw_cancel
         let sent = Instant::now();
         client.cancel_token().cancel_query(NoTls).await?;
         let stopped = self.until_stopped(pid, sent).await?;
         println!("{DRIVER}: cancel request sent; query stopped {stopped:.3} s later");
+        // ANCHOR_END: raw_cancel
         let one: i32 = client.query_one("SELECT 1", &[]).await?.get(0);
         println!("{DRIVER}: the next query on the connection: ok ({one})");
         Ok(())
@@ -109,8 +113,10 @@ impl Watch {
     /// Tier II: the timeout, then `statement_timeout`, and the error left behind.
     async fn sqlx_statement_timeout(&self, options: &PgConnectOptions) -> anyhow::Result<()> {
         const DRIVER: &str = "sqlx";
+        // ANCHOR: sqlx_statement_timeout
         // The server's own limit on every statement of this session.
         let options = options.clone().options([("statement_timeout", "3s")]);
+        // ANCHOR_END: sqlx_statement_timeout
         let (mut conn, pid, started) = sqlx_abandoned_sleep(&options).await?;
         self.after_timeout(DRIVER, pid, started).await?;
 

@@ -43,6 +43,7 @@ async fn main() -> anyhow::Result<()> {
     // ANCHOR_END: connect
 
     // ANCHOR: fetch
+    // ANCHOR: query
     // 3. Every user: plain SQL, each column mapped by hand.
     let rows = client
         .query(
@@ -51,6 +52,8 @@ async fn main() -> anyhow::Result<()> {
         )
         .await
         .context("reading users (has a tier server created the table?)")?;
+    // ANCHOR_END: query
+    // ANCHOR: map_rows
     let users = rows
         .iter()
         .map(|row| {
@@ -62,6 +65,7 @@ async fn main() -> anyhow::Result<()> {
             })
         })
         .collect::<Result<Vec<UserRead>, tokio_postgres::Error>>()?;
+    // ANCHOR_END: map_rows
     // ANCHOR_END: fetch
 
     // 4. One JSON object per line, then close the connection.

@@ -38,6 +38,7 @@ async fn greet() {
 async fn main() {
     let start = Instant::now();
 
+    // ANCHOR: lazy
     // Calling an async fn only builds a future: no sleeping, no printing yet.
     let greeting = greet();
     println!(
@@ -50,6 +51,7 @@ async fn main() {
 
     // `.await` runs it to completion: one second later, "Hello Async!".
     greeting.await;
+    // ANCHOR_END: lazy
     println!(
         "awaited greet() after {:.2} s",
         start.elapsed().as_secs_f64()

@@ -99,6 +99,7 @@ async fn run_pass(pass: &str) -> anyhow::Result<()> {
     Memory::reset_peak();
 
     match pass {
+        // ANCHOR: stream_arms
         "raw-stream" => {
             let rows = client.query_raw(SQL, [ROWS]).await?;
             measure("tokio-postgres query_raw, streamed", raw_stream(rows)).await?;
@@ -107,6 +108,7 @@ async fn run_pass(pass: &str) -> anyhow::Result<()> {
             let rows = sqlx::query(SQL).bind(ROWS).fetch(&mut conn);
             measure("sqlx fetch, streamed", sqlx_stream(rows)).await?;
         }
+        // ANCHOR_END: stream_arms
         "raw-vec" => {
             let pass = async {
                 let rows = client.query(SQL, &[&ROWS]).await?;

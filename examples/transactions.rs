@@ -142,10 +142,12 @@ impl Lesson {
             .get(0);
         let insert = client.prepare(&self.insert).await?;
 
+        // ANCHOR: raw_commit
         let tx = client.transaction().await?;
         tx.execute(&insert, &[&101, &DRIVER, &"committed"]).await?;
         tx.commit().await?;
         self.report(DRIVER, "committed", "").await?;
+        // ANCHOR_END: raw_commit
 
         // The second insert repeats the first one's key: 23505, and the transaction is
         // aborted. `?` on it would drop `tx` (the case after this one); here the error is
@@ -165,10 +167,12 @@ impl Lesson {
         )
         .await?;
 
+        // ANCHOR: raw_drop
         let tx = client.transaction().await?;
         tx.execute(&insert, &[&103, &DRIVER, &"dropped"]).await?;
         let dropped_at = Instant::now();
         drop(tx); // sends ROLLBACK from Drop, at once
+        // ANCHOR_END: raw_drop
         let idle = self.idle_after(pid, dropped_at).await?;
         self.report(DRIVER, "dropped", &idle).await
     }
@@ -317,9 +321,11 @@ impl Lesson {
         // One poll writes BEGIN to the socket and then waits for the answer: dropping the
         // future there is exactly what a timeout, a `select!` or a disconnected client
         // does to it.
+        // ANCHOR: begin_cancelled
         let pending = poll_once(conn.begin()).await;
         anyhow::ensure!(pending, "begin() finished in one poll: nothing to show");
         drop(conn); // back to the pool, whose ping reads BEGIN's answer and finds it healthy
+        // ANCHOR_END: begin_cancelled
         // An "autocommit" insert through the pool, on the same (only) connection.
         let note = "begin() cancelled, then an autocommit insert";
         let inserted = sqlx::query(AssertSqlSafe(self.insert.clone()))
@@ -338,6 +344,7 @@ impl Lesson {
         // The guard: begin() in a task of its own runs to the end even when the caller's
         // future is dropped; the transaction it returns to nobody is dropped, rolled back.
         let pool = self.sqlx_pool_of_one().await?;
+        // ANCHOR: begin_guard
         let task = tokio::spawn({
             let pool = pool.clone();
             async move { pool.begin().await }
@@ -346,6 +353,7 @@ impl Lesson {
         // future: the task is detached, not cancelled. (Polling the handle once first, as
         // above, proved flaky: on a multi-threaded runtime the task may already be done.)
         drop(task);
+        // ANCHOR_END: begin_guard
         let note = "begin() in a task cancelled, then an autocommit insert";
         let inserted = sqlx::query(AssertSqlSafe(self.insert.clone()))
             .bind(402)

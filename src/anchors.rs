@@ -188,9 +188,12 @@ pub fn dedent<S: AsRef<str>>(lines: &[S]) -> String {
     text
 }
 
-/// The workspace root: this package's manifest directory (the root package lives there).
+/// The workspace root: this package's manifest directory. `cargo test` and `cargo run`
+/// also set it at run time, and that wins: worktrees sharing one target directory may
+/// have compiled this library in another worktree.
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }
 
 /// Reads `path` (relative to the workspace root) and returns its region `name`.
@@ -227,7 +230,7 @@ pub struct QuotedBlock {
 /// fence uses the same character, at least as many of it, and nothing after it but
 /// spaces. So a ```` fence can hold ``` lines, as the example above does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Fence {
+pub(crate) struct Fence {
     /// `` ` `` or `~`.
     marker: char,
     /// How many of them opened the block.
@@ -236,14 +239,14 @@ struct Fence {
 
 impl Fence {
     /// The fence this line opens, if it opens one.
-    fn opening(line: &str) -> Option<Self> {
+    pub(crate) fn opening(line: &str) -> Option<Self> {
         let (marker, len, rest) = Self::parse(line)?;
         // A backtick fence's info string may not contain a backtick.
         (marker != '`' || !rest.contains('`')).then_some(Self { marker, len })
     }
 
     /// The index, within `lines`, of the line that closes this fence.
-    fn closing_in(self, lines: &[&str]) -> Option<usize> {
+    pub(crate) fn closing_in(self, lines: &[&str]) -> Option<usize> {
         lines.iter().position(|line| {
             Self::parse(line).is_some_and(|(marker, len, rest)| {
                 marker == self.marker && len >= self.len && rest.trim().is_empty()

@@ -9,6 +9,7 @@
 // helpers too (clippy.toml allows unwrap/expect only inside #[test] functions).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use bench::figures::regions::find;
 use users_course::anchors::{quoted_blocks, read_region, workspace_root};
 
 const DECK: &str = "slides/lecture.md";
@@ -121,15 +122,124 @@ fn the_deck_is_a_marp_gaia_deck() {
 
 #[test]
 fn the_comparison_table_invents_no_performance_figures() {
-    // Until the benchmark has measured the tiers, the performance row must say so.
-    // When bench results are pasted in, they must name where they come from.
+    // The measured rows of "Comparing the tiers" are written from the committed bench
+    // report by `cargo run -p bench --bin figures`, into a region between
+    // `<!-- figures: slides-comparison -->` markers (crates/bench/tests/figures.rs fails
+    // when a region disagrees with the report). Here: the measured table is such a
+    // region, no table row of the slide holds a figure outside one, and the report's
+    // chart has a slide of its own right after.
     let deck = deck();
-    let row = deck
-        .lines()
-        .find(|line| line.starts_with("| Throughput"))
-        .expect("the comparison table has a `| Throughput` row");
+    let slides: Vec<&str> = deck.split("\n---\n").collect();
+    let at = slides
+        .iter()
+        .position(|s| s.trim_start().starts_with("## Comparing the tiers"))
+        .expect("the deck has a slide `## Comparing the tiers`");
+    let slide = slides[at];
+    let regions = find(slide).unwrap_or_else(|err| panic!("{DECK}, Comparing the tiers: {err}"));
+    let measured = regions
+        .iter()
+        .find(|r| r.name == "slides-comparison")
+        .expect("the measured table stands between `<!-- figures: slides-comparison -->` markers");
     assert!(
-        row.contains("pending") || row.contains("bench"),
-        "the throughput row must say `pending` or cite the benchmark: {row}"
+        slide[measured.body.clone()]
+            .lines()
+            .any(|line| line.starts_with("| Throughput")),
+        "the region slides-comparison has no `| Throughput` row"
+    );
+    let mut outside = String::new();
+    let mut from = 0;
+    for region in &regions {
+        outside.push_str(&slide[from..region.body.start]);
+        from = region.body.end;
+    }
+    outside.push_str(&slide[from..]);
+    let typed: Vec<&str> = outside
+        .lines()
+        .filter(|line| line.starts_with('|') && line.chars().any(|c| c.is_ascii_digit()))
+        .collect();
+    assert!(
+        typed.is_empty(),
+        "table rows with figures outside a generated region (put them in the report and a \
+         region of crates/bench/src/figures.rs):\n{}",
+        typed.join("\n")
+    );
+    let next = slides.get(at + 1).copied().unwrap_or_default();
+    assert!(
+        next.trim_start().starts_with("## The comparison, charted"),
+        "the slide after `Comparing the tiers` must be `## The comparison, charted`"
+    );
+    let chart = find(next)
+        .unwrap_or_else(|err| panic!("{DECK}, The comparison, charted: {err}"))
+        .into_iter()
+        .find(|r| r.name == "slides-chart")
+        .expect("the chart stands between `<!-- figures: slides-chart -->` markers");
+    assert!(
+        next[chart.body].contains("report.svg)"),
+        "the chart region shows no report.svg"
+    );
+}
+
+/// The slides of the deck, front matter left out: split at `---` lines outside code
+/// blocks, with the 1-based line each slide starts on.
+fn slides(deck: &str) -> Vec<(usize, String)> {
+    let mut slides = vec![(1, String::new())];
+    let mut in_block = false;
+    let mut front_matter_done = false;
+    for (index, line) in deck.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            in_block = !in_block;
+        }
+        if line == "---" && !in_block {
+            if index > 0 {
+                front_matter_done = true;
+            }
+            slides.push((index + 2, String::new()));
+            continue;
+        }
+        if let Some((_, text)) = slides.last_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    assert!(front_matter_done, "the deck has no slide separators");
+    // Before the opening `---`, and the front matter between the first two.
+    slides.drain(..2);
+    slides
+}
+
+#[test]
+fn every_slide_has_speaker_notes_with_a_question_for_the_room() {
+    // Marp shows an HTML comment that is not a directive as the slide's presenter
+    // notes. Ours start with `Notes:`, say what the presenter tells the room, and
+    // end with a question to ask it (at least one `?`).
+    let deck = deck();
+    let slides = slides(&deck);
+    assert!(
+        slides.len() >= 40,
+        "the deck has only {} slides",
+        slides.len()
+    );
+    let missing: Vec<String> = slides
+        .iter()
+        .filter_map(|(line, text)| {
+            let notes = text
+                .split("<!-- Notes:")
+                .nth(1)
+                .and_then(|rest| rest.split_once("-->"))
+                .map(|(notes, _)| notes.trim());
+            let heading = text.lines().find(|l| l.starts_with('#')).unwrap_or("");
+            match notes {
+                None => Some(format!("line {line} ({heading}): no `<!-- Notes: … -->`")),
+                Some(notes) if notes.len() < 80 || !notes.contains('?') => Some(format!(
+                    "line {line} ({heading}): notes too short or without a question"
+                )),
+                Some(_) => None,
+            }
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{DECK}: every slide needs speaker notes:\n{}",
+        missing.join("\n")
     );
 }

@@ -37,6 +37,8 @@
 //! * [`report`]: the report assembled from the results (keyed by tier label and
 //!   workload), medians over rounds, targets, Markdown, `report.json`.
 //! * [`chart`]: the SVG chart of throughput and p99.
+//! * [`figures`]: not part of a run: `cargo run -p bench --bin figures` writes the
+//!   README's and the slides' comparison tables from a committed `report.json`.
 //! * [`callgrind`]: not part of a run: `scripts/profile-layers.sh`'s reading of a
 //!   callgrind profile, per middleware layer and per library (`docs/profile.md`).
 //! * [`soak`]: `--soak SECONDS`, a steady mixed load per tier instead of the rounds,
@@ -47,6 +49,7 @@ pub mod chart;
 pub mod cli;
 pub mod export;
 pub mod fastapi;
+pub mod figures;
 pub mod loadgen;
 pub mod machine;
 pub mod pgbench;

@@ -4,10 +4,10 @@
 //! invert on 32. We read Linux's `/proc` files directly (no extra crate); on another
 //! system the fields simply say "unknown".
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The machine, as the report prints it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Machine {
     /// Logical CPUs this process may use (what `nproc` prints).
     pub cpus: usize,

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use secrecy::ExposeSecret;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use users_api::DatabaseConfig;
 
 use crate::cli::Plan;
@@ -37,10 +37,10 @@ pub const PIPELINE_DEPTH: usize = 16;
 pub const PIPELINE_CLIENTS: usize = 8;
 
 /// One pgbench measurement.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ceiling {
     /// `prepared` or `pipelined`.
-    pub mode: &'static str,
+    pub mode: String,
     /// pgbench clients (`-c`).
     pub clients: usize,
     /// Queries per transaction (1, or the pipeline depth).
@@ -66,7 +66,7 @@ pub struct Ceiling {
 }
 
 /// pgbench's ceilings, or why there are none.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Ceilings {
     /// `pgbench --version`, if installed.
     pub version: Option<String>,
@@ -270,7 +270,7 @@ pub async fn run(
     // Queries answered in the run, what the CPU times are divided by.
     let queries = summary.tps * queries_per_transaction as f64 * seconds.max(1) as f64;
     Ok(Ceiling {
-        mode,
+        mode: mode.to_owned(),
         clients,
         queries_per_transaction,
         tps: summary.tps,

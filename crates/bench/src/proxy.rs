@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context as _;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use testkit::wire::{ConnectionSplitter, RelayHooks, relay};
 pub use testkit::wire::{Frame, Side, Splitter, message_name};
 use tokio::net::TcpListener;
@@ -219,7 +219,7 @@ impl RelayHooks for Counting {
 }
 
 /// Per-request averages of a [`Counts`] difference over `requests` requests.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PerRequest {
     /// Requests measured.
     pub requests: usize,

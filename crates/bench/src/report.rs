@@ -19,7 +19,7 @@
 //! * `report/format.rs`: the table writer and number formats the Markdown uses;
 //! * `report/files.rs`: writing `report.md`, `report.json` and `report.svg`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::TierLabel;
 use crate::machine::Machine;
@@ -53,6 +53,7 @@ pub use fastapi::{FASTAPI_GOAL, FastapiPair, compare as compare_fastapi};
 pub use figures::{Cell, CellKey, RunFigures, Summary, median};
 pub use files::write_files;
 pub use format::thousands;
+pub(crate) use format::{Align, num, table};
 pub use generators::{GENERATORS_GOAL_PERCENT, GeneratorRatio, GeneratorRow, Generators};
 pub use open_loop::{TailCell, TailRun};
 pub use pooler::{PoolerRow, Setup, compare as compare_pooler};
@@ -61,7 +62,7 @@ pub use soak::{SOAK_GROWTH_GOAL_PERCENT, SoakReport, SoakSample, SoakTier};
 pub use targets::Target;
 
 /// Facts about a tier that do not depend on the workload.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TierFacts {
     /// The row's label.
     pub label: TierLabel,
@@ -76,7 +77,7 @@ pub struct TierFacts {
 }
 
 /// What the run was asked to do.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
     /// Seeded users.
     pub rows: u64,
@@ -106,8 +107,9 @@ pub struct Settings {
     pub round_trip_load: Vec<Workload>,
 }
 
-/// The whole report.
-#[derive(Debug, Clone, Serialize)]
+/// The whole report. Read back by `cargo run -p bench --bin figures`; the lists added
+/// after the first reports were committed default to empty, so older reports still read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// When the run ended, RFC 3339.
     pub date: String,
@@ -125,26 +127,32 @@ pub struct Report {
     pub results: Vec<Cell>,
     /// `--open-loop`: per tier and level, the fixed-rate runs after the closed-loop
     /// `get` (left out of the JSON when there are none).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tails: Vec<TailCell>,
     /// The exports, per tier in the plan's order (the `export` workload is not a request
     /// rate, so it is not among `results`).
+    #[serde(default)]
     pub exports: Vec<ExportCell>,
     /// `--pooler`: each tier named, unnamed and through PgBouncer, side by side (empty
     /// without it).
+    #[serde(default)]
     pub pooler: Vec<PoolerRow>,
     /// `--fastapi`: each tier against its FastAPI original, per workload (empty
     /// without it).
+    #[serde(default)]
     pub fastapi: Vec<FastapiPair>,
     /// pgbench's ceilings.
     pub pgbench: Ceilings,
     /// The bench's generator against wrk (`None` before it is compared).
     pub generators: Option<Generators>,
     /// The course's targets, checked against this run.
+    #[serde(default)]
     pub targets: Vec<Target>,
     /// Why each missed throughput target was missed, from this run's CPU figures.
+    #[serde(default)]
     pub explanations: Vec<Explanation>,
     /// Warnings gathered during the run.
+    #[serde(default)]
     pub notes: Vec<String>,
     /// Wall-clock seconds the whole run took.
     pub elapsed_s: f64,

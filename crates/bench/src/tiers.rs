@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use testkit::process::{self, NotListening};
 use tokio::process::Command;
 
@@ -97,7 +97,7 @@ pub async fn build(packages: &[&str]) -> anyhow::Result<()> {
 
 /// Lines of `crates/<package>/src/store.rs`: all of them, and those with code (not
 /// blank, not only a comment), which is what the report compares.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LineCount {
     /// Every line.
     pub total: usize,

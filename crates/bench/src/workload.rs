@@ -7,14 +7,16 @@
 //! and in `report.json`.
 
 use clap::ValueEnum;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How many users one request of the `batch` workload writes.
 pub const BATCH_USERS: usize = 100;
 
 /// One kind of traffic. Each request of a workload is one HTTP request. All but
 /// `export` are closed-loop request rates ([`Workload::request_rate`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum, Serialize, Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Workload {
     /// `GET /users/{id}`, a random existing id.

@@ -16,7 +16,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt as _;
 
 /// What the report says when wrk is missing.
@@ -26,7 +26,7 @@ pub const NOT_INSTALLED: &str = "wrk not installed (apt-get install wrk)";
 pub const SCRIPT: &str = "baseline/fastapi/random_id.lua";
 
 /// One wrk run, as parsed from its output.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WrkRun {
     /// The round it ran in.
     pub round: usize,

@@ -162,7 +162,7 @@ pub async fn prepared_statements_break_behind_pgbouncer(binary: TierBinary, port
             }
             Err(err) => panic!("the server {err}:\n{}", tier.output()),
         };
-        let (first, second) = serve_across_server_connections(&base, &url).await;
+        let (first, second) = serve_across_server_connections(&base, &url, db.name()).await;
         tier.sigterm();
         tier.wait_exit(START_WITHIN).await;
         let log = tier.output();
@@ -198,7 +198,14 @@ pub async fn prepared_statements_break_behind_pgbouncer(binary: TierBinary, port
 
 /// `GET /users/1`, then again while the test holds, through PgBouncer, the server
 /// connection the first one ran on; returns both statuses.
-async fn serve_across_server_connections(base: &str, url: &str) -> (u16, u16) {
+///
+/// "The server connection the first one ran on" needs that connection idle in PgBouncer
+/// when the holder asks for one: sqlx (tiers II and III) pings a connection it takes
+/// back *after* the response has left, so on a busy machine the ping may still be
+/// running on it; PgBouncer then lends the holder a fresh server connection, the tier
+/// keeps its own, and the second request answers 404 (CI saw that once, in tier-orm).
+/// So the test first waits until PostgreSQL reports every backend of the database idle.
+async fn serve_across_server_connections(base: &str, url: &str, database: &str) -> (u16, u16) {
     let client = reqwest::Client::new();
     let get = async || {
         let response = client
@@ -209,6 +216,7 @@ async fn serve_across_server_connections(base: &str, url: &str) -> (u16, u16) {
         response.status().as_u16()
     };
     let first = get().await;
+    wait_until_backends_idle(database).await;
     let (mut holder, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .expect("a client through PgBouncer");
@@ -220,6 +228,34 @@ async fn serve_across_server_connections(base: &str, url: &str) -> (u16, u16) {
     let second = get().await;
     hold.commit().await.expect("COMMIT");
     (first, second)
+}
+
+/// Waits until no backend connected to `database` is running a statement, as
+/// `pg_stat_activity` shows it; then a little longer, since PostgreSQL marks a backend
+/// idle just before it sends ReadyForQuery, which is what PgBouncer releases it on.
+async fn wait_until_backends_idle(database: &str) {
+    let admin = admin_client().await;
+    let deadline = Instant::now() + START_WITHIN;
+    loop {
+        let busy: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = $1 AND state IS DISTINCT FROM 'idle'",
+                &[&database],
+            )
+            .await
+            .expect("read pg_stat_activity")
+            .get(0);
+        if busy == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{busy} backend(s) of {database} still busy after {START_WITHIN:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
 }
 
 /// A server pointed, through PgBouncer, at a database that does not exist exits 1 at

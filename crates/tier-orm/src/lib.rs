@@ -81,7 +81,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<OrmStore> {
         // `get` instead of 1. This pings on acquire only a connection idle for at least
         // `PING_IF_IDLE_FOR`, what SeaORM's `test_before_acquire_if_idle_for` does.
         // Measured with `cargo run -p bench --release -- --workloads get`: 3 -> 2 round
-        // trips per request; the README's tuning table gives the requests/s. The release
+        // trips per request; docs/benchmark.md's tuning table gives the requests/s. The release
         // ping stays (no sqlx 0.9 option skips it; it makes a connection whose future was
         // dropped mid-query safe to lend again): its round trip, CPU cost and why a bigger
         // pool does not help are measured in docs/performance-sqlx-ping.md.

@@ -26,7 +26,7 @@
 //! and wake-ups, while one PostgreSQL backend keeps up with all that two cores can send.
 //! Reads here are index lookups, so one slow read cannot hold up the rest for long
 //! (`statement_timeout` bounds it); a machine with more cores may want more. The
-//! README's tuning table has the measured figures for 1, 2, 4 and 8 clients, and the
+//! tuning table of docs/benchmark.md has the measured figures for 1, 2, 4 and 8 clients, and the
 //! command that reruns them.
 
 use std::sync::Arc;
@@ -211,6 +211,7 @@ impl UserStore for PipelinedStore {
         rows.iter().map(user_from_row).collect()
     }
 
+    // ANCHOR: shared_get
     async fn get(&self, id: i64) -> StoreResult<Option<UserRead>> {
         self.pooled.statements.log(GET_SQL);
         let shared = self.shared().await?;
@@ -222,6 +223,7 @@ impl UserStore for PipelinedStore {
         shared.release();
         row.as_ref().map(user_from_row).transpose()
     }
+    // ANCHOR_END: shared_get
 
     async fn update(&self, id: i64, changes: &UserUpdate) -> StoreResult<Option<UserRead>> {
         self.pooled.update(id, changes).await

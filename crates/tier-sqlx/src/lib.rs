@@ -70,7 +70,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<SqlxStore> {
         // idle for at least `PING_IF_IDLE_FOR`, which is what SeaORM's
         // `test_before_acquire_if_idle_for` does for tier-orm. Measured with
         // `cargo run -p bench --release -- --workloads get`: 3 -> 2 round trips per
-        // request; the README's tuning table gives the requests/s. The release ping stays:
+        // request; docs/benchmark.md's tuning table gives the requests/s. The release ping stays:
         // no sqlx 0.9 option skips it, and it makes a connection whose future our deadline
         // dropped mid-query safe to lend again. It costs the second round trip of a `get`,
         // a quarter to a third of this tier's and PostgreSQL's CPU per request; a bigger pool
@@ -97,10 +97,12 @@ pub async fn connect(config: &Config) -> anyhow::Result<SqlxStore> {
     // with a checksum in `_sqlx_migrations`: editing a migration that already ran makes
     // the next start-up fail, so a schema change is a new file.
     if config.prepared_statements {
+        // ANCHOR: migrate
         sqlx::migrate!("../../migrations")
             .run(&pool)
             .await
             .context("applying the schema")?;
+        // ANCHOR_END: migrate
     } else {
         // Behind a pooler in transaction mode (`DB_PREPARED_STATEMENTS=false`) the
         // migrator cannot work: it names its statements and holds a session-level

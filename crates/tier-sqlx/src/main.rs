@@ -2,7 +2,9 @@
 
 use std::process::ExitCode;
 
+// ANCHOR: main
 #[tokio::main]
 async fn main() -> ExitCode {
     users_api::run_tier(tier_sqlx::TIER, tier_sqlx::connect).await
 }
+// ANCHOR_END: main

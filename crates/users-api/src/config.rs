@@ -71,7 +71,7 @@ pub struct PipelineConfig {
 }
 
 impl Default for PipelineConfig {
-    /// Off, and one client when turned on (the README's tuning table says why one).
+    /// Off, and one client when turned on (docs/benchmark.md's tuning table says why one).
     fn default() -> Self {
         Self {
             enabled: false,

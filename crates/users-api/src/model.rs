@@ -62,6 +62,7 @@ fn rfc3339_micros<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S:
 /// The text members' schemas come from [`text_schema`], which explains why they are
 /// patterns; `deny_unknown_fields` only tells the document `additionalProperties: false`
 /// (nothing deserializes this type: [`crate::validate`] refuses unknown members).
+// ANCHOR: user_create
 #[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Ada Lovelace", "email": "Ada@Example.com"}))]
@@ -74,6 +75,7 @@ pub struct UserCreate {
     #[schema(schema_with = text_schema::email)]
     email: String,
 }
+// ANCHOR_END: user_create
 
 impl UserCreate {
     /// Only [`crate::validate`] builds these, from data it has checked.

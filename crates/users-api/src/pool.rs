@@ -7,15 +7,17 @@
 
 use std::time::Duration;
 
+// ANCHOR: pool_size
 /// Connections in a tier's pool, unless `DB_POOL_SIZE` says otherwise.
 ///
 /// On a 2-core machine PostgreSQL runs at most two queries at a time anyway; more
 /// connections only add server processes (~10 MB each) taking turns on the cores. The
 /// classic sizing rule, cores x 2 + disks, says about 5. 8 measured best of 4, 8 and 16
-/// for every tier on the 2-core machine: the README's tuning table has the figures and
+/// for every tier on the 2-core machine: docs/benchmark.md's tuning table has the figures and
 /// the bench command that reruns them (`--variant raw:DB_POOL_SIZE=4` and so on). On a
 /// bigger machine, measure again.
 pub const DEFAULT_POOL_SIZE: usize = 8;
+// ANCHOR_END: pool_size
 
 /// The longest a request waits for a pooled connection before it is answered 503.
 ///

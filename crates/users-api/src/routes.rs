@@ -50,6 +50,7 @@ const EXPORT_CHUNK_ROWS: usize = 256;
         Unavailable,
     )
 )]
+// ANCHOR: create_user
 pub async fn create_user<S: UserStore>(
     State(store): State<S>,
     JsonBody(body): JsonBody,
@@ -64,6 +65,7 @@ pub async fn create_user<S: UserStore>(
     }
     Ok(response)
 }
+// ANCHOR_END: create_user
 
 /// Lists users, keyset-paginated by id.
 ///

@@ -26,6 +26,7 @@ const BATCH_FIELDS: &[&str] = &["users"];
 const POST_FIELDS: &[&str] = &["title", "body"];
 
 /// Validates the body of `POST /users`: `{"name": string, "email": string}`.
+// ANCHOR: user_create
 pub fn user_create(body: &Value) -> Result<UserCreate, ApiError> {
     let object = as_object(body)?;
     let mut errors = unknown_members(object, USER_FIELDS);
@@ -37,6 +38,7 @@ pub fn user_create(body: &Value) -> Result<UserCreate, ApiError> {
         _ => Err(invalid(errors)),
     }
 }
+// ANCHOR_END: user_create
 
 /// Validates the body of `PATCH /users/{id}`: `{"name"?: string, "email"?: string}`,
 /// at least one member.

@@ -17,7 +17,7 @@
 //! workloads it serves ([`TierSpec::serves`]): the stacks serve `get` and the lists.
 
 use clap::ValueEnum;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::workload::Workload;
 
@@ -41,7 +41,7 @@ pub enum TierKind {
 /// The name of one tier row of the report (`tier-raw`, `tier-raw (pipelined)`,
 /// `tier-raw + TOKIO_WORKER_THREADS=1`): unique within a run, so results are keyed by
 /// it rather than by the row's position. Serialized as the plain string.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct TierLabel(String);
 

@@ -13,7 +13,7 @@
 //! and the explanation says so instead: the limit is then waiting (round trips, pool
 //! size), not work.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Cell, Report};
 use crate::workload::Workload;
@@ -22,7 +22,7 @@ use crate::workload::Workload;
 pub const CPU_BOUND_PERCENT: f64 = 90.0;
 
 /// Why one target was missed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Explanation {
     /// The target's name, as in the targets table.
     pub target: String,

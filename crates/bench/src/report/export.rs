@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::format::Align::{Left, Right};
 use super::format::{opt, table, thousands};
@@ -27,7 +27,7 @@ pub const EXPORT_GROWTH_GOAL_MB: f64 = 20.0;
 pub const EXPORT_GOAL_ROWS: u64 = 1_000_000;
 
 /// One export of one tier in one round.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExportRun {
     /// 1-based round.
     pub round: usize,
@@ -78,7 +78,7 @@ fn per_second(amount: f64, seconds: f64) -> f64 {
 }
 
 /// A tier's exports over the rounds: medians of the runs that succeeded.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ExportSummary {
     /// Runs that succeeded (the figures are theirs).
     pub runs_ok: usize,
@@ -121,7 +121,7 @@ impl ExportSummary {
 }
 
 /// One tier's exports: every run and their summary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExportCell {
     /// The tier row's label.
     pub tier: TierLabel,

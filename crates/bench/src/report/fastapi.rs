@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::format::Align::{Left, Right};
 use super::format::{opt, table, thousands};
@@ -30,7 +30,7 @@ const COMPARED: [Workload; 4] = [
 ];
 
 /// One tier and its FastAPI original in one workload.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FastapiPair {
     /// The workload.
     pub workload: Workload,

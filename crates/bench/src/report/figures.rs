@@ -8,7 +8,7 @@
 //! peak is a peak). CPU times become "ms per 1,000 requests" round by round, before
 //! the median, so a round with fewer requests does not look cheaper.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::TierLabel;
 use crate::proxy::PerRequest;
@@ -36,7 +36,7 @@ impl CellKey {
 }
 
 /// What one tier did in one workload in one round.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunFigures {
     /// 1-based round.
     pub round: usize,
@@ -89,7 +89,7 @@ fn per_1k(ms: Option<f64>, requests: u64) -> Option<f64> {
 }
 
 /// The summary of one tier and workload over all rounds.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
     /// Median requests per second.
     pub rps: f64,
@@ -160,7 +160,7 @@ pub fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// One tier in one workload: every round, the summary, and the round trips.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cell {
     /// The tier row's label.
     pub tier: TierLabel,

@@ -168,7 +168,7 @@ pub(crate) fn report() -> Report {
             version: Some("pgbench (PostgreSQL) 15.20".into()),
             note: None,
             prepared: Some(Ceiling {
-                mode: "prepared",
+                mode: "prepared".into(),
                 clients: 64,
                 queries_per_transaction: 1,
                 tps: 32_000.0,

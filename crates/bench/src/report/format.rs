@@ -12,7 +12,7 @@ use Align::{Left, Right};
 
 /// How a Markdown table column is aligned: text left, numbers right.
 #[derive(Clone, Copy)]
-pub(super) enum Align {
+pub(crate) enum Align {
     /// Text: `---`.
     Left,
     /// Numbers: `---:`.
@@ -21,7 +21,7 @@ pub(super) enum Align {
 
 /// Writes a Markdown table: the heading row, the alignment row, then one line per row
 /// (each row one cell per column).
-pub(super) fn table(
+pub(crate) fn table(
     md: &mut String,
     columns: &[(&str, Align)],
     rows: impl IntoIterator<Item = Vec<String>>,
@@ -56,7 +56,7 @@ pub(super) fn messages(per: &BTreeMap<String, f64>) -> String {
 }
 
 /// A number with at most `decimals` decimals, trailing zeros dropped.
-pub(super) fn num(value: f64, decimals: usize) -> String {
+pub(crate) fn num(value: f64, decimals: usize) -> String {
     let text = format!("{value:.decimals$}");
     if text.contains('.') {
         text.trim_end_matches('0').trim_end_matches('.').to_owned()

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::format::Align::{Left, Right};
 use super::format::{ms, num, opt, table, thousands};
@@ -23,7 +23,7 @@ use crate::wrk::WrkRun;
 pub const GENERATORS_GOAL_PERCENT: f64 = 5.0;
 
 /// One tier's `get` by both generators.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GeneratorRow {
     /// The tier row.
     pub tier: TierLabel,
@@ -46,7 +46,7 @@ pub struct GeneratorRow {
 }
 
 /// A tier's ratio to pgbench's prepared ceiling, by each generator.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GeneratorRatio {
     /// The tier row (`tier-raw` or `tier-raw (pipelined)`).
     pub tier: TierLabel,
@@ -59,7 +59,7 @@ pub struct GeneratorRatio {
 }
 
 /// The section's data: empty rows and a note when wrk did not run.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Generators {
     /// Per tier that ran `get`, in the plan's order.
     pub rows: Vec<GeneratorRow>,

@@ -206,7 +206,7 @@ impl Report {
                 ],
                 ceilings.iter().map(|c| {
                     vec![
-                        c.mode.to_owned(),
+                        c.mode.clone(),
                         c.clients.to_string(),
                         c.queries_per_transaction.to_string(),
                         thousands(c.queries_per_second),

@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::format::Align::{Left, Right};
 use super::format::{ms, table, thousands};
@@ -20,7 +20,7 @@ use crate::cli::{TierLabel, TierSpec};
 use crate::workload::Workload;
 
 /// One open-loop run: one tier, one level, one round.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TailRun {
     /// The tier row's label.
     pub tier: TierLabel,
@@ -55,7 +55,7 @@ pub struct TailRun {
 }
 
 /// One tier at one level, over the rounds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TailCell {
     /// The tier row's label.
     pub tier: TierLabel,

@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::format::Align::{Left, Right};
 use super::format::{ms, num, opt, table, thousands};
@@ -20,7 +20,7 @@ use crate::cli::{Route, TierLabel, TierSpec};
 use crate::workload::Workload;
 
 /// Which of a tier's three rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Setup {
     /// The tier as it runs by default: named (prepared) statements, straight to
@@ -51,7 +51,7 @@ impl Setup {
 }
 
 /// One tier, one workload, one of the three setups.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PoolerRow {
     /// The workload.
     pub workload: Workload,

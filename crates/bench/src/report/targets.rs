@@ -12,7 +12,7 @@
 //! pages), the note says so: a ratio is comparable across runs only under the same
 //! conditions.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Report;
 use super::format::thousands;
@@ -20,7 +20,7 @@ use super::posts::POSTS_TO_LIST_GOAL;
 use crate::workload::Workload;
 
 /// One of the course's targets, checked against this run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Target {
     /// What is compared.
     pub name: String,

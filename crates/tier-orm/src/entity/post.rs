@@ -36,6 +36,7 @@ pub enum Relation {
     /// `posts.user_id` -> `users.id`. `on_delete` repeats the schema's `ON DELETE
     /// CASCADE` for a reader; SeaORM uses it only when it creates tables itself, which
     /// we never ask it to do (`migrations/` creates them).
+    // ANCHOR: relation
     #[sea_orm(
         belongs_to = "super::user::Entity",
         from = "Column::UserId",
@@ -43,6 +44,7 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     User,
+    // ANCHOR_END: relation
 }
 
 /// "A post's user" is `Relation::User`: what `find_both_related(User)`,

@@ -8,6 +8,7 @@
 use sea_orm::entity::prelude::*;
 
 /// One row of `users`. The field names are the column names.
+// ANCHOR: model
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
@@ -25,6 +26,7 @@ pub struct Model {
     /// `timestamptz` with a database default: an insert leaves it out.
     pub created_at: DateTimeUtc,
 }
+// ANCHOR_END: model
 
 /// A user has many posts. This is the other end of `post::Relation::User`: the foreign
 /// key lives in `posts`, so here the relation names only the entity; SeaORM finds the

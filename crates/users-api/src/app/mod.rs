@@ -130,8 +130,10 @@ pub fn router_with<S: UserStore>(store: S, max_in_flight: usize) -> Router {
             "/posts/{id}",
             get(routes::get_post::<S>).delete(routes::delete_post::<S>),
         )
+        // ANCHOR: with_state
         .route("/health", get(routes::health::<S>))
         .with_state(store);
+    // ANCHOR_END: with_state
 
     // Swagger UI's assets are compiled into the binary (the `vendored` feature), and its
     // validator badge, which would call an outside service, is switched off: `/docs`

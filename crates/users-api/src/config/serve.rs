@@ -2,8 +2,8 @@
 //! loop (`server/accept.rs`) and of the middleware that sheds load (`app/limits.rs`),
 //! read from `MAX_IN_FLIGHT`, `MAX_CONNECTIONS` and `HEADER_READ_TIMEOUT_SECS`.
 //!
-//! Every limit has a default chosen for this machine and documented in the README's
-//! Reliability section; the variables exist so an operator can size them for another,
+//! Every limit has a default chosen for this machine and documented in
+//! docs/reliability.md; the variables exist so an operator can size them for another,
 //! and so the fault suite can test a 30 s timeout in 2 s.
 
 use std::time::Duration;
@@ -12,10 +12,10 @@ use super::{ConfigError, parse_in_range};
 
 /// Requests served at once before more are shed with 503 (`MAX_IN_FLIGHT`).
 ///
-/// Measured, not guessed: on the 2-core machine of the README's benchmark, throughput
+/// Measured, not guessed: on the 2-core machine of docs/benchmark.md, throughput
 /// stops growing at about 64 concurrent requests for every tier (the knee of the
-/// latency curve), and past it requests only queue. See the README's Reliability
-/// section. The bench sets it far higher, so its figures are never shed.
+/// latency curve), and past it requests only queue. See
+/// docs/reliability.md. The bench sets it far higher, so its figures are never shed.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
 /// The cap on open connections when the file limit does not force a lower one.

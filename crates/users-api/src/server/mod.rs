@@ -92,6 +92,7 @@ where
         header_read_timeout_secs = config.serve.header_read_timeout.as_secs(),
         "starting"
     );
+    // ANCHOR: connect_store
     let store = match connect(&config).await {
         Ok(store) => store,
         Err(err) => {
@@ -99,6 +100,7 @@ where
             return ExitCode::FAILURE;
         }
     };
+    // ANCHOR_END: connect_store
     let listener = match TcpListener::bind(&config.bind_addr).await {
         Ok(listener) => listener,
         Err(err) => {
@@ -112,6 +114,7 @@ where
             "{LISTENING_ON}{addr} (API docs at http://{addr}/docs)"
         );
     }
+    // ANCHOR: serve_then_close
     let app = router_with(store.clone(), config.serve.max_in_flight);
     let result = serve_with(listener, app, shutdown_signal(), config.serve).await;
     if tokio::time::timeout(POOL_CLOSE_DEADLINE, store.close())
@@ -120,6 +123,7 @@ where
     {
         tracing::warn!("the pool did not close within {POOL_CLOSE_DEADLINE:?}; exiting anyway");
     }
+    // ANCHOR_END: serve_then_close
     match result {
         Ok(()) => {
             tracing::info!(tier = tier.name, "stopped");
@@ -162,10 +166,12 @@ pub async fn shutdown_signal() {
     };
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
+    // ANCHOR: shutdown_select
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
     }
+    // ANCHOR_END: shutdown_select
 }
 
 /// Logs to stdout through `tracing`, filtered by `RUST_LOG` (default `info`). Colours
