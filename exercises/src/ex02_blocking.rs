@@ -1,6 +1,6 @@
 //! # Exercise 02: a blocking call, moved off the runtime with `spawn_blocking`
 //!
-//! Lecture: "Why blocking calls hurt, measured" (`cargo run --example blocking_pitfall`).
+//! Lecture: "When blocking cannot be avoided" (`cargo run --example blocking_pitfall`).
 //!
 //! [`sign_up`] is a request handler: it hashes the new user's password with
 //! [`hash_password`], which holds its thread for 300 ms without ever yielding (a real

@@ -1,6 +1,6 @@
 //! # Exercise 04: N+1 queries, fixed
 //!
-//! Lecture: "Relations: a page of posts with their authors" (`cargo run --example
+//! Lecture: "Relations: the N+1 problem" (`cargo run --example
 //! n_plus_one`).
 //!
 //! [`posts_with_authors`] lists the first `limit` posts (by id) of the course's schema

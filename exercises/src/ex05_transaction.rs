@@ -1,6 +1,7 @@
 //! # Exercise 05: a user and their first post, both or neither
 //!
-//! Lecture: "Transactions" (`cargo run --example transactions`).
+//! Lecture: "Transactions: all or nothing, across awaits" (`cargo run --example
+//! transactions`).
 //!
 //! [`sign_up_with_first_post`] creates a user, then their first post, in the course's
 //! schema (`migrations/`), through sqlx. Each insert runs on its own and commits at

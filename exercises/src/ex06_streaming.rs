@@ -1,6 +1,7 @@
 //! # Exercise 06: a streaming export (NDJSON)
 //!
-//! Lecture: "Streaming" (`cargo run --example stream_rows`).
+//! Lecture: "Streaming: a million rows at flat memory" (`cargo run --example
+//! stream_rows`).
 //!
 //! `GET /users/export` must answer with every user, one JSON object per line
 //! (NDJSON, content type `application/x-ndjson`), for a table of any size. Write the
