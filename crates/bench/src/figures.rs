@@ -51,6 +51,7 @@ pub const REGIONS: &[(&str, Generate)] = &[
     ("slides-comparison", slides::comparison),
     ("slides-provenance", slides::provenance),
     ("slides-chart", slides::chart),
+    ("slides-pipelining", slides::pipelining),
 ];
 
 /// A report and where it is committed.

@@ -1,12 +1,15 @@
 //! The deck's generated regions: the measured rows of "Comparing the tiers"
 //! (`slides-comparison`), the small print that says where they come from
-//! (`slides-provenance`), and the chart on "The comparison, charted" (`slides-chart`).
+//! (`slides-provenance`), the chart on "The comparison, charted" (`slides-chart`), and
+//! tier-raw pooled against pipelined on "Pipelining, measured" (`slides-pipelining`).
 //!
 //! A slide has room for four rows and three columns: the three tiers proper (no
 //! variants), named by their library as the rest of the deck names them. The
 //! judgements (abstraction, learning curve) are a table of their own, written by hand.
 
-use crate::figures::columns::{MISSING, cell, original, plain_tiers, round_trips, rps, stack_name};
+use crate::figures::columns::{
+    MISSING, cell, original, pair, plain_tiers, round_trips, rps, rust_tiers, stack_name,
+};
 use crate::figures::{COMMAND, Source};
 use crate::report::{Align, Report, TierFacts, table};
 use crate::workload::Workload;
@@ -143,4 +146,59 @@ pub fn chart(source: &Source, up: &str) -> String {
         "![h:480 Requests/s and p99 of every tier in every workload]({up}{})",
         source.chart()
     )
+}
+
+/// `slides-pipelining`: tier-raw pooled against its `DB_PIPELINE=true` variant, `get`.
+/// A report without the variant gives a one-column table that says so (`—`).
+pub fn pipelining(source: &Source, _up: &str) -> String {
+    let report = &source.report;
+    let pooled = plain_tiers(report)
+        .into_iter()
+        .find(|t| t.package == "tier-raw");
+    let pipelined = rust_tiers(report)
+        .into_iter()
+        .find(|t| t.package == "tier-raw" && t.env.iter().any(|e| e == "DB_PIPELINE=true"));
+    let columns = [pooled, pipelined];
+    let row = |label: &str, value: &dyn Fn(&TierFacts) -> String| -> Vec<String> {
+        std::iter::once(label.to_owned())
+            .chain(columns.iter().map(|t| t.map_or(MISSING.into(), value)))
+            .collect()
+    };
+    let get = |t: &TierFacts| cell(report, t, Workload::Get);
+    let rows = vec![
+        row("requests/s (p99)", &|t| {
+            get(t).map_or(MISSING.into(), |c| {
+                format!("{} ({:.1} ms)", rps(Some(c.summary.rps)), c.summary.p99_ms)
+            })
+        }),
+        row(
+            "round trips per request: one at a time / under load",
+            &|t| {
+                let loaded = get(t)
+                    .and_then(|c| c.round_trips_under_load.as_ref())
+                    .map_or(MISSING.into(), |l| crate::report::num(l.round_trips, 2));
+                format!("{} / {loaded}", round_trips(get(t)))
+            },
+        ),
+        row("CPU ms per 1,000 requests: server / whole machine", &|t| {
+            let s = get(t).map(|c| &c.summary);
+            pair(
+                s.and_then(|s| s.cpu_ms_per_1k),
+                s.and_then(|s| s.machine_cpu_ms_per_1k),
+                |v| format!("{v:.0}"),
+            )
+        }),
+    ];
+    let heading = format!(
+        "`GET /users/{{id}}`, {} connections",
+        report.settings.connections
+    );
+    let columns = [
+        (heading.as_str(), Align::Left),
+        ("tier-raw, pooled", Align::Right),
+        ("tier-raw, `DB_PIPELINE=true`", Align::Right),
+    ];
+    let mut md = String::new();
+    table(&mut md, &columns, rows);
+    md
 }
