@@ -15,7 +15,8 @@
 //! * `figures/columns.rs`: the report read as columns (tiers, their FastAPI originals)
 //!   and the number formats the tables share;
 //! * `figures/readme.rs`: the README's tables of "Comparing the tiers";
-//! * `figures/slides.rs`: the deck's measured comparison and its chart.
+//! * `figures/slides.rs`: the deck's measured comparison and its chart;
+//! * `figures/tuning.rs`: the deck's pool sizes and shared clients, from the tuning run.
 
 use std::path::{Component, Path};
 
@@ -27,6 +28,7 @@ mod columns;
 mod readme;
 pub mod regions;
 mod slides;
+mod tuning;
 
 /// The report the figures come from unless another is named: the newest full run.
 pub const DEFAULT_REPORT: &str = "crates/bench/reports/2026-12-04-full/report.json";
@@ -38,20 +40,41 @@ pub const COMMAND: &str = "cargo run -p bench --bin figures";
 /// of them: a section moved to another file keeps its region, once that file is here.
 pub const FILES: &[&str] = &["README.md", "docs/benchmark.md", "slides/lecture.md"];
 
+/// The report of the tuning run: `get` with pool sizes 4, 8 and 16 in every tier and
+/// 1, 2 and 4 shared clients in tier-raw's pipelined mode. The deck's "Pool size,
+/// measured" and "Pipelining, measured" quote it. Unlike [`DEFAULT_REPORT`], the command
+/// line does not replace it: a new tuning run is committed and named here.
+pub const TUNING_REPORT: &str = "crates/bench/reports/2026-12-04-tuning/report.json";
+
+/// Which report a region is written from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum From {
+    /// The full run: [`DEFAULT_REPORT`], or the report named on the command line.
+    Main,
+    /// The tuning run, [`TUNING_REPORT`].
+    Tuning,
+}
+
 /// Makes one region's Markdown from the report, for a document `up` (`""` or `"../"`)
 /// below the workspace root, so that its links are relative to that document.
 type Generate = fn(&Source, &str) -> String;
 
-/// Every region by name, and what writes it.
-pub const REGIONS: &[(&str, Generate)] = &[
-    ("readme-comparison", readme::comparison),
-    ("readme-chart", readme::chart),
-    ("readme-targets", readme::targets),
-    ("readme-cpu", readme::cpu),
-    ("slides-comparison", slides::comparison),
-    ("slides-provenance", slides::provenance),
-    ("slides-chart", slides::chart),
-    ("slides-pipelining", slides::pipelining),
+/// Every region by name, the report it is written from, and what writes it.
+pub const REGIONS: &[(&str, From, Generate)] = &[
+    ("readme-comparison", From::Main, readme::comparison),
+    ("readme-chart", From::Main, readme::chart),
+    ("readme-targets", From::Main, readme::targets),
+    ("readme-cpu", From::Main, readme::cpu),
+    ("slides-comparison", From::Main, slides::comparison),
+    ("slides-provenance", From::Main, slides::provenance),
+    ("slides-chart", From::Main, slides::chart),
+    ("slides-pipelining", From::Main, slides::pipelining),
+    ("slides-pool-size", From::Tuning, tuning::pool_size),
+    (
+        "slides-shared-clients",
+        From::Tuning,
+        tuning::shared_clients,
+    ),
 ];
 
 /// A report and where it is committed.
@@ -153,6 +176,7 @@ fn generate_all(
     root: &Path,
     source: &Source,
 ) -> anyhow::Result<Vec<(&'static str, String, String)>> {
+    let tuning = Source::load(root, Path::new(TUNING_REPORT))?;
     let mut out = Vec::new();
     let mut seen = Vec::new();
     for &file in FILES {
@@ -160,21 +184,25 @@ fn generate_all(
             std::fs::read_to_string(root.join(file)).with_context(|| format!("reading {file}"))?;
         let up = "../".repeat(file.matches('/').count());
         let expected = regions::rewrite(&text, |name| {
-            let (_, generate) = REGIONS
+            let (_, from, generate) = REGIONS
                 .iter()
-                .find(|(known, _)| *known == name)
+                .find(|(known, _, _)| *known == name)
                 .with_context(|| {
                     format!("unknown region `{name}` (the regions are in bench's figures.rs)")
                 })?;
             seen.push(name.to_owned());
-            Ok(generate(source, &up))
+            let report = match from {
+                From::Main => source,
+                From::Tuning => &tuning,
+            };
+            Ok(generate(report, &up))
         })
         .with_context(|| format!("in {file}"))?;
         out.push((file, text, expected));
     }
     let missing: Vec<&str> = REGIONS
         .iter()
-        .map(|(name, _)| *name)
+        .map(|(name, _, _)| *name)
         .filter(|name| !seen.iter().any(|s| s == name))
         .collect();
     if !missing.is_empty() {
