@@ -138,3 +138,56 @@ fn render(source: &Source, headings: &[String], rows: Vec<Vec<String>>) -> Strin
     );
     md
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::path::Path;
+
+    use super::*;
+    use crate::figures::TUNING_REPORT;
+    use crate::tiers::workspace_root;
+
+    fn rows_of(md: &str) -> Vec<&str> {
+        md.lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| ---"))
+            .collect()
+    }
+
+    /// Whether a table row has a cell that says a figure is missing.
+    fn has_missing(row: &str) -> bool {
+        row.split('|').any(|cell| cell.trim() == MISSING)
+    }
+
+    #[test]
+    fn one_row_per_tier_and_one_column_per_pool_size() {
+        let source = Source::load(&workspace_root(), Path::new(TUNING_REPORT)).unwrap();
+        let md = pool_size(&source, "");
+        let rows = rows_of(&md);
+        // The heading, then each tier once, although the run lists variants after the
+        // three tiers (a first cut printed every tier twice).
+        assert_eq!(rows.len(), 4, "{md}");
+        assert!(
+            rows[0].contains("pool of 4") && rows[0].contains("pool of 16"),
+            "{md}"
+        );
+        for (row, tier) in rows[1..].iter().zip(["tier-raw", "tier-sqlx", "tier-orm"]) {
+            assert!(row.starts_with(&format!("| {tier} |")), "{md}");
+            assert!(!has_missing(row), "{md}");
+        }
+    }
+
+    #[test]
+    fn the_pooled_tier_then_each_number_of_shared_clients() {
+        let source = Source::load(&workspace_root(), Path::new(TUNING_REPORT)).unwrap();
+        let md = shared_clients(&source, "");
+        let rows = rows_of(&md);
+        assert_eq!(rows.len(), 2, "{md}");
+        assert!(
+            rows[0].contains("| pooled | 1 shared client | 2 shared clients |"),
+            "{md}"
+        );
+        assert!(!has_missing(rows[1]), "{md}");
+    }
+}
