@@ -7,6 +7,8 @@
 //! * The scripted schema change's patches (`scripts/schema-change/*.patch`) are counted
 //!   here too, cheaply, without running `scripts/schema-change.sh` (which builds three
 //!   tiers and is not run in CI): each patch's summary line must appear in the document.
+//! * The deck's "The course's table, with our evidence" is the document's "Slide
+//!   version", word for word, so the slide cannot drift from the counted evidence.
 
 // Test code: a panic with a message is how a failed expectation is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -53,4 +55,35 @@ fn the_document_quotes_each_schema_change_patch_as_counted() {
             "docs/comparison.md should quote `{name}.patch`: {summary}"
         );
     }
+}
+
+/// The first Markdown table after the line that starts with `heading`.
+fn table_after(text: &str, heading: &str) -> Vec<String> {
+    let from = text
+        .find(heading)
+        .unwrap_or_else(|| panic!("no {heading:?} heading"));
+    text[from..]
+        .lines()
+        .skip_while(|line| !line.starts_with('|'))
+        .take_while(|line| line.starts_with('|'))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_slide_quotes_the_slide_version_word_for_word() {
+    let deck = std::fs::read_to_string(workspace_root().join("slides/lecture.md"))
+        .expect("slides/lecture.md is readable");
+    let slide = table_after(&deck, "## The course's table, with our evidence");
+    let version = table_after(&doc(), "## Slide version");
+    assert!(
+        slide.len() >= 9,
+        "the slide's table has {} lines",
+        slide.len()
+    );
+    assert_eq!(
+        slide, version,
+        "slides/lecture.md's \"The course's table\" differs from docs/comparison.md's \
+         \"Slide version\": change both together"
+    );
 }
