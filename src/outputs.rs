@@ -21,6 +21,7 @@
 //! `cargo run --bin sync-slides -- --outputs` rewrites the blocks from a fresh run.
 
 use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 
 use crate::anchors::Fence;
 
@@ -324,6 +325,25 @@ pub fn example_binary(name: &str) -> Result<PathBuf, String> {
         )),
         _ => Err(format!("{} is missing: {rebuild}", binary.display())),
     }
+}
+
+/// Runs an example to completion with no standard input and returns its output; an
+/// error, with both its outputs, when it cannot start or exits with a failure. Both the
+/// examples' tests (`tests/examples.rs`) and the slides' output check run them so.
+pub fn run_example(name: &str, command: &mut Command) -> Result<Output, String> {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| format!("could not start {name}: {err}"))?;
+    if output.status.success() {
+        return Ok(output);
+    }
+    Err(format!(
+        "{name} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    ))
 }
 
 #[cfg(test)]

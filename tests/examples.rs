@@ -22,52 +22,16 @@ use std::time::{Duration, Instant};
 use secrecy::ExposeSecret as _;
 use serde_json::Value;
 use testkit::TestDb;
+use users_course::outputs::{example_binary, run_example};
 
 /// The built binary of example `name`, checked to be newer than its source.
 fn example(name: &str) -> PathBuf {
-    let test_exe = std::env::current_exe().expect("the test's own path");
-    // target/<profile>/deps/examples-<hash>  ->  target/<profile>/examples/<name>
-    let profile_dir = test_exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test runs from target/<profile>/deps");
-    let binary = profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    let source = users_course::anchors::workspace_root()
-        .join("examples")
-        .join(format!("{name}.rs"));
-    let modified = |path: &PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let (Some(built), Some(written)) = (modified(&binary), modified(&source)) else {
-        panic!(
-            "{} is missing: run `cargo test` (which builds the examples) or \
-             `cargo build --examples` first",
-            binary.display()
-        );
-    };
-    assert!(
-        built >= written,
-        "{} is older than examples/{name}.rs: run `cargo test` (which builds the examples) \
-         or `cargo build --examples` first",
-        binary.display()
-    );
-    binary
+    example_binary(name).unwrap_or_else(|err| panic!("{err}"))
 }
 
 /// Runs an example to completion and returns its output; fails on a non-zero exit.
 fn run(name: &str, command: &mut Command) -> Output {
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|err| panic!("could not start {name}: {err}"));
-    assert!(
-        output.status.success(),
-        "{name} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    run_example(name, command).unwrap_or_else(|err| panic!("{err}"))
 }
 
 fn stdout(output: &Output) -> String {

@@ -23,13 +23,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 
 use secrecy::ExposeSecret as _;
 use testkit::TestDb;
 use users_course::anchors::workspace_root;
-use users_course::outputs::{compare, example_binary, output_blocks, replace_blocks};
+use users_course::outputs::{compare, example_binary, output_blocks, replace_blocks, run_example};
 
 const DECK: &str = "slides/lecture.md";
 
@@ -84,20 +84,11 @@ fn run(example: &str, args: &[String], database_url: Option<&str>) -> String {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut command = Command::new(binary);
-    command.args(args).stdin(Stdio::null());
+    command.args(args);
     if let Some(url) = database_url {
         command.env("DATABASE_URL", url);
     }
-    let output = command
-        .output()
-        .unwrap_or_else(|err| panic!("could not start {example}: {err}"));
-    assert!(
-        output.status.success(),
-        "{example} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = run_example(example, &mut command).unwrap_or_else(|err| panic!("{err}"));
     String::from_utf8(output.stdout).expect("UTF-8 output")
 }
 
