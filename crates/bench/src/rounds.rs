@@ -99,15 +99,21 @@ pub async fn run_rounds(
                     continue;
                 }
                 let figures = measure(db, tier, upstream, *workload, plan, round).await?;
-                eprintln!(
-                    "bench: round {round}/{} {:<22} {:<10} {:>8} req/s  p50 {:.2} ms  p99 {:.2} ms  errors {}",
-                    plan.rounds,
-                    spec.label.as_str(),
-                    workload.name(),
-                    crate::report::thousands(figures.rps),
+                let progress = |rps: f64, p50_ms: f64, p99_ms: f64, errors: u64, by: &str| {
+                    eprintln!(
+                        "bench: round {round}/{} {:<22} {:<10} {:>8} req/s  p50 {p50_ms:.2} ms  p99 {p99_ms:.2} ms  errors {errors}{by}",
+                        plan.rounds,
+                        spec.label.as_str(),
+                        workload.name(),
+                        crate::report::thousands(rps),
+                    );
+                };
+                progress(
+                    figures.rps,
                     figures.p50_ms,
                     figures.p99_ms,
-                    figures.errors
+                    figures.errors,
+                    "",
                 );
                 for sample in &figures.error_samples {
                     eprintln!("bench:   error: {sample}");
@@ -127,16 +133,8 @@ pub async fn run_rounds(
                     .await;
                     match ran {
                         Ok(run) => {
-                            eprintln!(
-                                "bench: round {round}/{} {:<22} {:<10} {:>8} req/s  p50 {:.2} ms  p99 {:.2} ms  errors {}  (wrk)",
-                                plan.rounds,
-                                spec.label.as_str(),
-                                workload.name(),
-                                crate::report::thousands(run.rps),
-                                run.p50_ms,
-                                run.p99_ms,
-                                run.non_2xx + run.socket_errors
-                            );
+                            let errors = run.non_2xx + run.socket_errors;
+                            progress(run.rps, run.p50_ms, run.p99_ms, errors, "  (wrk)");
                             rounds.wrk.entry(key).or_default().push(run);
                         }
                         Err(err) => {
